@@ -1,0 +1,382 @@
+/**
+ * Pure renderers for a hardware node: the read-only preflight and the idempotent OS
+ * baseline. Typed input in, bash text out; no Pulumi, no config reading.
+ */
+import type { Estate, Server } from "../../config/model";
+import type { Hardware } from "../../config/schema";
+import { bashArray, FILE_FUNCTIONS, heredoc, shq } from "../shared/shell";
+
+export interface PreflightInput {
+  readonly host: string;
+  readonly hardware: Hardware;
+  readonly requireSecureBoot: boolean;
+  readonly requireTpm: boolean;
+  readonly memoryTolerancePercent: number;
+}
+
+export interface BaselineInput {
+  readonly host: string;
+  readonly fqdn: string;
+  /** The address the host's own name resolves to. */
+  readonly address: string;
+  readonly timezone: string;
+  readonly timeServers: readonly string[];
+  readonly sshUser: string;
+  /** Kubernetes node: forwarding, bridge netfilter, swap off. */
+  readonly kubernetes: boolean;
+  /** Load balancer: may bind the VIP before it holds it. */
+  readonly balancer: boolean;
+  readonly rpFilter: "loose" | "strict";
+  readonly packages: readonly string[];
+}
+
+/** Packages every node gets, and per role. */
+const BASE_PACKAGES = ["chrony", "openssh-server", "iproute2", "nftables", "curl", "jq", "ethtool", "lsb-release"];
+const ROLE_PACKAGES: Record<string, readonly string[]> = {
+  "k8s-server": ["conntrack", "socat", "ipset"],
+  "k8s-agent": ["conntrack", "socat", "ipset"],
+  "ceph-mon": ["lvm2", "podman"],
+  "ceph-mgr": ["lvm2", "podman"],
+  "ceph-osd": ["lvm2", "podman"],
+  "ceph-rgw": ["lvm2", "podman"],
+  lb: ["nginx", "keepalived"],
+};
+
+export function preflightInputFor(server: Server, estate: Estate): PreflightInput {
+  return {
+    host: server.name,
+    hardware: server.hardware,
+    requireSecureBoot: estate.node.requireSecureBoot,
+    requireTpm: estate.node.requireTpm,
+    memoryTolerancePercent: estate.node.memoryTolerancePercent,
+  };
+}
+
+export function baselineInputFor(server: Server, estate: Estate): BaselineInput {
+  const roles = new Set<string>(server.roles);
+  const packages = new Set<string>(BASE_PACKAGES);
+  for (const r of server.roles) for (const p of ROLE_PACKAGES[r] ?? []) packages.add(p);
+  for (const p of estate.node.extraPackages) packages.add(p);
+  return {
+    host: server.name,
+    fqdn: `${server.name}.${estate.site.domain}`,
+    address: server.mgmtAddress,
+    timezone: estate.site.timezone,
+    timeServers: estate.site.timeServers,
+    sshUser: server.ssh.user,
+    kubernetes: roles.has("k8s-server") || roles.has("k8s-agent"),
+    balancer: roles.has("lb"),
+    rpFilter: estate.node.rpFilter,
+    packages: [...packages].sort(),
+  };
+}
+
+function mbps(gbps: number): number {
+  return Math.round(gbps * 1000);
+}
+
+export function renderPreflight(input: PreflightInput): string {
+  const hw = input.hardware;
+  const disks = hw.disks.map((d) => [d.path, d.class, d.use, d.serial ?? "", d.sizeGB ?? ""].join("|"));
+  const nics = hw.nics.map((n) => `${n.name}|${mbps(n.speedGbps)}`);
+  return `#!/usr/bin/env bash
+# estate preflight for ${input.host}: read-only. Prints the machine's hardware facts as JSON
+# on stdout and fails, naming every mismatch, when the machine differs from the inventory.
+set -euo pipefail
+export LC_ALL=C
+
+host=${shq(input.host)}
+want_sockets=${hw.sockets}
+want_cores=${hw.cores}
+want_memory_gib=${hw.memoryGiB}
+memory_tolerance_percent=${input.memoryTolerancePercent}
+require_secure_boot=${input.requireSecureBoot ? 1 : 0}
+require_tpm=${input.requireTpm ? 1 : 0}
+# path|class|use|serial|sizeGB
+${bashArray("want_disks", disks)}
+# name|speedMbps
+${bashArray("want_nics", nics)}
+
+problems=()
+mismatch() { problems+=("$1"); }
+
+json_str() {
+  local s=$1
+  s=\${s//\\\\/\\\\\\\\}
+  s=\${s//\\"/\\\\\\"}
+  s=\${s//$'\\t'/ }
+  s=\${s//$'\\n'/ }
+  printf '"%s"' "$s"
+}
+
+for tool in lscpu lsblk awk; do
+  command -v "$tool" >/dev/null || { echo "preflight $host: $tool is missing (util-linux, gawk/mawk)" >&2; exit 2; }
+done
+
+# CPU: sockets, and physical cores over all sockets.
+sockets=$(lscpu -p=SOCKET | grep -v '^#' | sort -u | wc -l)
+cores=$(lscpu -p=SOCKET,CORE | grep -v '^#' | sort -u | wc -l)
+[[ "$sockets" -eq "$want_sockets" ]] || mismatch "cpu: $sockets socket(s), inventory says $want_sockets"
+[[ "$cores" -eq "$want_cores" ]] || mismatch "cpu: $cores physical core(s), inventory says $want_cores"
+
+# Memory: MemTotal sits a little under the installed size (firmware and kernel reserve some).
+mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+want_kib=$((want_memory_gib * 1048576))
+min_kib=$((want_kib * (100 - memory_tolerance_percent) / 100))
+if ((mem_kib < min_kib || mem_kib > want_kib)); then
+  mismatch "memory: $((mem_kib / 1048576)) GiB usable, inventory says $want_memory_gib GiB installed (allowed: $((min_kib / 1048576))-$want_memory_gib GiB)"
+fi
+
+# Disks, by stable path.
+for entry in "\${want_disks[@]}"; do
+  IFS='|' read -r path class use serial size_gb <<<"$entry"
+  if [[ ! -b "$path" ]]; then
+    mismatch "disk $path: not present"
+    continue
+  fi
+  dev=$(readlink -f "$path")
+  rota=$(lsblk -d -n -o ROTA "$dev" | tr -d ' ')
+  want_rota=0
+  [[ "$class" == hdd ]] && want_rota=1
+  [[ "$rota" == "$want_rota" ]] || mismatch "disk $path ($dev): rotational=$rota, inventory class is $class"
+  if [[ "$class" == nvme && "$dev" != /dev/nvme* ]]; then
+    mismatch "disk $path ($dev): not an NVMe namespace, inventory class is nvme"
+  fi
+  if [[ -n "$serial" ]]; then
+    got=$(lsblk -d -n -o SERIAL "$dev" | tr -d ' ')
+    [[ "$got" == "$serial" ]] || mismatch "disk $path ($dev): serial $got, inventory says $serial"
+  fi
+  if [[ -n "$size_gb" ]]; then
+    bytes=$(lsblk -d -n -b -o SIZE "$dev" | tr -d ' ')
+    got_gb=$((bytes / 1000000000))
+    if ((got_gb * 100 < size_gb * 98 || got_gb * 100 > size_gb * 102)); then
+      mismatch "disk $path ($dev): $got_gb GB, inventory says $size_gb GB"
+    fi
+  fi
+  if [[ "$use" == osd ]]; then
+    model=$(lsblk -d -n -o MODEL "$dev" | tr -d '\\n')
+    case "$model" in
+      *LOGICAL*VOLUME* | *PERC* | *MegaRAID* | *RAID*)
+        mismatch "disk $path ($dev): '$model' is a RAID logical volume; Ceph OSDs need raw devices (HBA/JBOD mode)"
+        ;;
+    esac
+    if lsblk -n -o MOUNTPOINT "$dev" | grep -q '[^[:space:]]'; then
+      mismatch "disk $path ($dev): mounted; an OSD device must be unused by the OS"
+    fi
+  fi
+done
+
+# NICs: present, link up, at the inventory's speed.
+for entry in "\${want_nics[@]}"; do
+  IFS='|' read -r nic speed <<<"$entry"
+  if [[ ! -e "/sys/class/net/$nic" ]]; then
+    mismatch "nic $nic: not present"
+    continue
+  fi
+  got=$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)
+  if ((got <= 0)); then
+    mismatch "nic $nic: link down or speed unknown, inventory says $((speed / 1000)) Gb/s"
+  elif ((got != speed)); then
+    mismatch "nic $nic: runs at $got Mb/s, inventory says $speed Mb/s"
+  fi
+done
+
+# Secure Boot and TPM 2.0.
+secure_boot=unknown
+if [[ ! -d /sys/firmware/efi ]]; then
+  secure_boot=legacy-bios
+elif command -v mokutil >/dev/null && sb_out=$(mokutil --sb-state 2>/dev/null); then
+  case "$sb_out" in
+    *enabled*) secure_boot=enabled ;;
+    *disabled*) secure_boot=disabled ;;
+  esac
+else
+  sb_var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  if [[ -r "$sb_var" ]]; then
+    if [[ "$(od -An -t u1 -j 4 -N 1 "$sb_var" | tr -d ' ')" == 1 ]]; then secure_boot=enabled; else secure_boot=disabled; fi
+  fi
+fi
+tpm_version=none
+if [[ -r /sys/class/tpm/tpm0/tpm_version_major ]]; then
+  tpm_version=$(cat /sys/class/tpm/tpm0/tpm_version_major)
+elif [[ -e /dev/tpmrm0 ]]; then
+  tpm_version=2
+fi
+if ((require_secure_boot)) && [[ "$secure_boot" != enabled ]]; then
+  mismatch "secure boot: $secure_boot; this stack requires it enabled (or set estate:node.requireSecureBoot false)"
+fi
+if ((require_tpm)) && [[ "$tpm_version" != 2 ]]; then
+  mismatch "tpm: $tpm_version; this stack requires a TPM 2.0 (or set estate:node.requireTpm false)"
+fi
+
+# Facts as JSON.
+os=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')
+nics_json=""
+for dir in /sys/class/net/*; do
+  name=\${dir##*/}
+  [[ "$name" == lo ]] && continue
+  [[ -e "$dir/device" ]] || continue
+  speed=$(cat "$dir/speed" 2>/dev/null || echo -1)
+  state=$(cat "$dir/operstate" 2>/dev/null || echo unknown)
+  mac=$(cat "$dir/address" 2>/dev/null || echo "")
+  nics_json+="\${nics_json:+,}{\\"name\\":$(json_str "$name"),\\"speedMbps\\":$speed,\\"state\\":$(json_str "$state"),\\"mac\\":$(json_str "$mac")}"
+done
+problems_json=""
+for p in "\${problems[@]}"; do problems_json+="\${problems_json:+,}$(json_str "$p")"; done
+disks_json=$(lsblk -J -b -d -e 1,7,11 -o NAME,PATH,MODEL,SIZE,SERIAL,ROTA,TYPE,TRAN)
+printf '{"host":%s,"sockets":%d,"cores":%d,"memoryKiB":%d,"secureBoot":%s,"tpmVersion":%s,"os":%s,"kernel":%s,"lsblk":%s,"nics":[%s],"problems":[%s]}\\n' \\
+  "$(json_str "$host")" "$sockets" "$cores" "$mem_kib" "$(json_str "$secure_boot")" "$(json_str "$tpm_version")" \\
+  "$(json_str "$os")" "$(json_str "$(uname -r)")" "$disks_json" "$nics_json" "$problems_json"
+
+if ((\${#problems[@]})); then
+  {
+    echo "preflight $host: \${#problems[@]} mismatch(es) between this machine and the inventory:"
+    for p in "\${problems[@]}"; do echo "  - $p"; done
+    echo "Fix the hardware, or correct this server's entry in the stack config, then run pulumi up again."
+  } >&2
+  exit 1
+fi
+`;
+}
+
+function sysctlLines(input: BaselineInput): string[] {
+  const rp = input.rpFilter === "loose" ? 2 : 1;
+  const lines = [
+    "# managed by estate",
+    `# reverse-path filtering: ${input.rpFilter} (${rp}); never 0`,
+    `net.ipv4.conf.all.rp_filter = ${rp}`,
+    `net.ipv4.conf.default.rp_filter = ${rp}`,
+    `net.ipv4.ip_forward = ${input.kubernetes ? 1 : 0}`,
+    `net.ipv6.conf.all.forwarding = ${input.kubernetes ? 1 : 0}`,
+    "net.netfilter.nf_conntrack_max = 1048576",
+    "fs.inotify.max_user_instances = 8192",
+    "fs.inotify.max_user_watches = 1048576",
+  ];
+  if (input.kubernetes) {
+    lines.push(
+      "net.bridge.bridge-nf-call-iptables = 1",
+      "net.bridge.bridge-nf-call-ip6tables = 1",
+      "vm.swappiness = 0",
+    );
+  }
+  if (input.balancer) lines.push("net.ipv4.ip_nonlocal_bind = 1");
+  return lines;
+}
+
+function modules(input: BaselineInput): string[] {
+  return input.kubernetes ? ["nf_conntrack", "br_netfilter", "overlay"] : ["nf_conntrack"];
+}
+
+export const BASELINE_FILES = {
+  sysctl: "/etc/sysctl.d/90-estate.conf",
+  modules: "/etc/modules-load.d/estate.conf",
+  chrony: "/etc/chrony/chrony.conf",
+  sshd: "/etc/ssh/sshd_config.d/00-estate-hardening.conf",
+} as const;
+
+export function renderBaseline(input: BaselineInput): string {
+  const chrony = [
+    "# managed by estate",
+    ...input.timeServers.map((s) => `server ${s} iburst`),
+    "driftfile /var/lib/chrony/chrony.drift",
+    "makestep 1.0 3",
+    "rtcsync",
+    "leapsectz right/UTC",
+    "logdir /var/log/chrony",
+  ].join("\n");
+  const sshd = [
+    "# managed by estate. sshd keeps the first value it reads, and Debian's sshd_config",
+    "# includes sshd_config.d/*.conf first, so this file's name sorts first.",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitEmptyPasswords no",
+    `PermitRootLogin ${input.sshUser === "root" ? "prohibit-password" : "no"}`,
+    "PubkeyAuthentication yes",
+    "X11Forwarding no",
+    "MaxAuthTries 3",
+    "LoginGraceTime 30",
+  ].join("\n");
+  const hostsBlock = ["# BEGIN estate", `${input.address} ${input.fqdn} ${input.host}`, "# END estate"].join("\n");
+  return `#!/usr/bin/env bash
+# estate OS baseline for ${input.host}: time, kernel parameters, sshd, packages, name.
+# Idempotent: a second run changes nothing and restarts nothing.
+set -euo pipefail
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+host=${shq(input.host)}
+
+${FILE_FUNCTIONS}
+
+command -v apt-get >/dev/null || { echo "baseline $host: apt-get not found; estate nodes run Debian or Ubuntu" >&2; exit 1; }
+
+# Packages (installed only when missing).
+${bashArray("packages", input.packages)}
+missing=()
+for p in "\${packages[@]}"; do
+  dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((\${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "\${missing[@]}"
+fi
+
+# Host name, and the host's own name in /etc/hosts (not Debian's 127.0.1.1 alias, which
+# Kubernetes and Ceph would advertise).
+put_file 0644 /etc/hostname <<<"$host"
+if [[ "$(hostname)" != "$host" ]]; then hostname "$host"; fi
+put_file 0644 /etc/hosts < <(
+  sed -e '/^# BEGIN estate$/,/^# END estate$/d' -e '/^127\\.0\\.1\\.1[[:space:]]/d' /etc/hosts
+  cat ${heredoc(hostsBlock)}
+)
+
+# Time: the zone, and chrony against the estate's servers only.
+if [[ "$(readlink -f /etc/localtime)" != /usr/share/zoneinfo/${shq(input.timezone)} ]]; then
+  ln -sf /usr/share/zoneinfo/${shq(input.timezone)} /etc/localtime
+fi
+put_file 0644 ${BASELINE_FILES.chrony} ${heredoc(chrony)}
+if changed ${BASELINE_FILES.chrony}; then systemctl restart chrony; fi
+systemctl enable --now chrony >/dev/null 2>&1
+
+# Kernel modules and parameters.
+put_file 0644 ${BASELINE_FILES.modules} ${heredoc(modules(input).join("\n"))}
+${modules(input)
+  .map((m) => `modprobe ${m}`)
+  .join("\n")}
+put_file 0644 ${BASELINE_FILES.sysctl} ${heredoc(sysctlLines(input).join("\n"))}
+sysctl -q -p ${BASELINE_FILES.sysctl}
+${
+  input.kubernetes
+    ? `
+# Kubernetes nodes run without swap.
+swapoff -a
+put_file 0644 /etc/fstab < <(awk '$1 !~ /^#/ && $3 == "swap" {print "#" $0; next} {print}' /etc/fstab)
+systemctl mask swap.target >/dev/null 2>&1
+`
+    : ""
+}
+# sshd: keys only, validated before reload; a config sshd rejects is rolled back.
+if ! grep -Eq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
+  echo "baseline $host: /etc/ssh/sshd_config does not include sshd_config.d/*.conf; add the Include line first" >&2
+  exit 1
+fi
+put_file 0644 ${BASELINE_FILES.sshd} ${heredoc(sshd)}
+if changed ${BASELINE_FILES.sshd}; then
+  mkdir -p /run/sshd
+  if ! sshd -t; then
+    restore_file ${BASELINE_FILES.sshd}
+    echo "baseline $host: sshd rejected the hardened config; restored the previous one" >&2
+    exit 1
+  fi
+  systemctl reload ssh
+fi
+# No password for root: keys only.
+if [[ "$(passwd -S root | awk '{print $2}')" != L ]]; then passwd -l root >/dev/null; fi
+
+echo "baseline $host: done; changed: \${changed_files[*]:-nothing}"
+`;
+}
+
+/** Teardown when a node leaves the estate: drop the estate's kernel settings. sshd and time stay hardened. */
+export function renderBaselineDelete(user: string): string {
+  const rm = `rm -f ${BASELINE_FILES.sysctl} ${BASELINE_FILES.modules}`;
+  return user === "root" ? rm : `sudo -n ${rm}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * Running rendered scripts on a host over SSH, the one way every component does it.
+ *
+ * The script travels as the command's stdin (`bash -s`), so the command string stays a
+ * short, reviewable constant and nothing secret is ever inside it. `update` equals
+ * `create`: a changed script reruns in place instead of replacing the resource, which
+ * would run the old `delete` after the new `create`. `triggers` carry the script's hash.
+ */
+import { createHash } from "crypto";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { SshEndpoint } from "../../config/model";
+import { type ArtifactKind, tagArtifact } from "./artifacts";
+import { shq } from "./shell";
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** The SSH connection for a host: pinned host key, key from secret config. */
+export function connectionFor(
+  ssh: SshEndpoint,
+  privateKey: pulumi.Input<string>,
+): command.types.input.remote.ConnectionArgs {
+  return {
+    host: ssh.host,
+    port: ssh.port,
+    user: ssh.user,
+    hostKey: ssh.hostKey,
+    privateKey,
+    dialErrorLimit: 5,
+    perDialTimeout: 15,
+  };
+}
+
+/** Run as root: directly when logged in as root, else through passwordless sudo. */
+export function asRoot(user: string, cmd: string): string {
+  return user === "root" ? cmd : `sudo -n ${cmd}`;
+}
+
+export interface RemoteScriptArgs {
+  readonly connection: command.types.input.remote.ConnectionArgs;
+  readonly user: string;
+  /** The whole script; it must start with a shebang and `set -euo pipefail`. */
+  readonly script: string;
+  /** A self-contained command run when the resource is deleted (no stdin is sent then). */
+  readonly deleteCommand?: string;
+  /** Where the script lands in the offline plan's artifacts, and for which host. */
+  readonly target: string;
+  readonly file: string;
+  /** Mark stdout/stderr secret and keep them out of the logs. @default false */
+  readonly outputIsSecret?: boolean;
+}
+
+export function remoteScript(
+  name: string,
+  args: RemoteScriptArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  const run = asRoot(args.user, "bash -s");
+  const cmd = new command.remote.Command(
+    name,
+    {
+      connection: args.connection,
+      create: run,
+      update: run,
+      ...(args.deleteCommand ? { delete: args.deleteCommand } : {}),
+      stdin: args.script,
+      triggers: [sha256(args.script)],
+      ...(args.outputIsSecret ? { logging: "none" as const } : {}),
+    },
+    {
+      ...opts,
+      ...(args.outputIsSecret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+    },
+  );
+  tagArtifact(cmd, { kind: "shell", target: args.target, property: "stdin", file: args.file });
+  if (args.deleteCommand) {
+    tagArtifact(cmd, {
+      kind: "shell",
+      target: args.target,
+      property: "delete",
+      file: args.file.replace(/\.sh$/, ".delete.sh"),
+    });
+  }
+  return cmd;
+}
+
+export interface RemoteFileArgs {
+  readonly connection: command.types.input.remote.ConnectionArgs;
+  readonly user: string;
+  /** The file's whole content; sent as stdin, never inside the command string. */
+  readonly content: pulumi.Input<string>;
+  /** Absolute path on the host. */
+  readonly path: string;
+  /** Octal mode, e.g. "0644", or "0600" for keys. */
+  readonly mode: string;
+  /** @default "root:root" */
+  readonly owner?: string;
+  /** Shell run against the candidate file `"$new"` before it replaces the old one; non-zero aborts. */
+  readonly check?: string;
+  /** Shell run only when the content changed, after the file is in place (e.g. a reload). */
+  readonly onChange?: string;
+  /** Shell run when the resource is deleted. */
+  readonly deleteCommand?: string;
+  readonly target: string;
+  /** Artifact path of the content under `artifacts/`; the install command lands beside it. */
+  readonly file: string;
+  readonly kind: ArtifactKind;
+  /** The content is secret (a key): stdout/stderr secret, no logging, no artifact text. */
+  readonly secret?: boolean;
+  /** Hash of the content for `triggers`; required when `content` is an Output. */
+  readonly contentHash?: pulumi.Input<string>;
+}
+
+/**
+ * The shell that installs stdin as `path`: written to a temporary file beside it, checked,
+ * moved into place atomically only when it differs, then `onChange`. Idempotent.
+ */
+export function renderInstallFile(a: {
+  path: string;
+  mode: string;
+  owner: string;
+  check?: string;
+  onChange?: string;
+}): string {
+  const dir = a.path.replace(/\/[^/]+$/, "") || "/";
+  return [
+    "set -euo pipefail",
+    `mkdir -p ${shq(dir)}`,
+    `new=$(mktemp ${shq(`${a.path}.estate.XXXXXX`)})`,
+    `trap 'rm -f "$new"' EXIT`,
+    `cat >"$new"`,
+    `chmod ${a.mode} "$new"`,
+    `chown ${shq(a.owner)} "$new"`,
+    `if [[ -f ${shq(a.path)} ]] && cmp -s "$new" ${shq(a.path)}; then exit 0; fi`,
+    ...(a.check ? [a.check] : []),
+    `mv -f "$new" ${shq(a.path)}`,
+    ...(a.onChange ? [a.onChange] : []),
+  ].join("\n");
+}
+
+/**
+ * Delivers one file to a host: the content travels as stdin; the command string is the
+ * short install script above, the same on every run. Tags two artifacts: the content
+ * (`kind`) and the install script (`shell`, at `<file>.install.sh`).
+ */
+export function remoteFile(
+  name: string,
+  args: RemoteFileArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  const script = renderInstallFile({
+    path: args.path,
+    mode: args.mode,
+    owner: args.owner ?? "root:root",
+    check: args.check,
+    onChange: args.onChange,
+  });
+  const run = asRoot(args.user, `bash -c ${shq(script)}`);
+  const hash =
+    args.contentHash ??
+    (typeof args.content === "string" ? sha256(args.content) : pulumi.output(args.content).apply(sha256));
+  const cmd = new command.remote.Command(
+    name,
+    {
+      connection: args.connection,
+      create: run,
+      update: run,
+      ...(args.deleteCommand ? { delete: args.deleteCommand } : {}),
+      stdin: args.content,
+      triggers: [hash],
+      ...(args.secret ? { logging: "none" as const } : {}),
+    },
+    { ...opts, ...(args.secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+  );
+  tagArtifact(cmd, { kind: args.kind, target: args.target, property: "stdin", file: args.file });
+  tagArtifact(cmd, { kind: "shell", target: args.target, property: "create", file: `${args.file}.install.sh` });
+  return cmd;
+}

@@ -1,0 +1,76 @@
+/**
+ * Deterministic allocation of loopbacks and ASNs from the pools in config.
+ *
+ * Order is the order of the stack file: appending a switch or a server never renumbers
+ * one that exists. Switches take loopbacks from the first quarter of `pools.loopbacks`,
+ * servers from the rest, so adding a switch never moves a server either. Reordering or
+ * removing an entry from the middle does renumber what follows: append instead.
+ */
+import { Address4 } from "ip-address";
+
+export interface LoopbackRegions {
+  /** First usable offset and how many switches fit. */
+  readonly switches: { readonly first: number; readonly capacity: number };
+  readonly servers: { readonly first: number; readonly capacity: number };
+}
+
+export function poolSize(cidr: string): number {
+  return 2 ** (32 - new Address4(cidr).subnetMask);
+}
+
+export function loopbackRegions(cidr: string): LoopbackRegions {
+  const size = poolSize(cidr);
+  const quarter = Math.max(1, Math.floor(size / 4));
+  return {
+    switches: { first: 1, capacity: Math.max(0, quarter - 1) },
+    servers: { first: quarter, capacity: Math.max(0, size - quarter - 1) },
+  };
+}
+
+/** The address `offset` positions after the start of `cidr`. */
+export function addressAt(cidr: string, offset: number): string {
+  const start = new Address4(cidr).startAddress().bigInt();
+  return Address4.fromBigInt(start + BigInt(offset)).correctForm();
+}
+
+export function switchLoopback(cidr: string, switchIndex: number): string {
+  return addressAt(cidr, loopbackRegions(cidr).switches.first + switchIndex);
+}
+
+export function serverLoopback(cidr: string, serverIndex: number): string {
+  return addressAt(cidr, loopbackRegions(cidr).servers.first + serverIndex);
+}
+
+/*
+ * The predicates below answer "no problem" when an operand is malformed: validation has
+ * already reported the malformed value itself, and must not add a second, derived line.
+ */
+function valid(...xs: string[]): boolean {
+  return xs.every((x) => Address4.isValid(x));
+}
+
+/** Whether `address` (no prefix) lies inside `cidr`; true when either is malformed. */
+export function inPool(address: string, cidr: string): boolean {
+  if (!valid(address, cidr)) return true;
+  return new Address4(address).isInSubnet(new Address4(cidr));
+}
+
+/** Whether `address` is the network or broadcast address of `cidr` (only for pools larger than /31). */
+export function isNetworkOrBroadcast(address: string, cidr: string): boolean {
+  if (!valid(address, cidr)) return false;
+  const net = new Address4(cidr);
+  if (net.subnetMask >= 31) return false;
+  return address === net.startAddress().correctForm() || address === net.endAddress().correctForm();
+}
+
+export function poolsOverlap(a: string, b: string): boolean {
+  if (!valid(a, b)) return false;
+  const x = new Address4(a);
+  const y = new Address4(b);
+  return x.startAddress().isInSubnet(y) || y.startAddress().isInSubnet(x);
+}
+
+/** Private ASN ranges (RFC 6996). */
+export function isPrivateAsn(asn: number): boolean {
+  return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
+}

@@ -1,0 +1,44 @@
+/**
+ * The edge: reads the stack's Pulumi config once, validates it, and returns the typed
+ * estate model and the secrets as secret Outputs. Throws one `ConfigError` listing every
+ * problem before any resource is registered.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { Estate } from "./model";
+import { SecretKeys } from "./schema";
+import { parseEstate } from "./validate";
+
+export interface EstateSecrets {
+  /** The SSH private key every remote command connects with. */
+  readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+/** A config error: printed by the CLI without a stack trace (a `RunError`). */
+export class ConfigError extends pulumi.RunError {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `the stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+        problems.map((p) => `  ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Keys whose values are secret, as the CLI (or the offline plan) declared them. */
+function secretConfigKeys(values: Record<string, string>): string[] {
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (!isSecret) throw new Error("@pulumi/pulumi no longer exposes runtime.isConfigSecret; pin 3.248.0");
+  return Object.keys(values).filter((k) => isSecret(k));
+}
+
+export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
+  const values = pulumi.runtime.allConfig();
+  const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(values) });
+  for (const w of result.warnings) pulumi.log.warn(w);
+  if (!result.ok) throw new ConfigError(result.problems);
+  const config = new pulumi.Config("estate");
+  const secrets: EstateSecrets = {
+    sshPrivateKey: config.requireSecret<string>("sshPrivateKey" satisfies keyof typeof SecretKeys),
+  };
+  return { estate: result.estate, secrets };
+}

@@ -1,0 +1,9 @@
+// The estate program: validate the stack config once, compose the stack, export outputs.
+import { loadEstate } from "./config/load";
+import { composeEstate } from "./stacks";
+
+const { estate, secrets } = loadEstate();
+const outputs = composeEstate(estate, secrets);
+
+export const site = outputs.site;
+export const nodes = outputs.nodes;

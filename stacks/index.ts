@@ -1,0 +1,38 @@
+/**
+ * How a stack's config selects and wires the components. Stacks differ in config only:
+ * nothing here looks at the stack's name.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { EstateSecrets } from "../config/load";
+import type { Estate } from "../config/model";
+import { HardwareNode } from "../components/node";
+
+/** The stack outputs: a contract that ops scripts read (see README, "Stack outputs"). */
+export interface EstateOutputs {
+  readonly site: { readonly stack: string; readonly domain: string };
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly mgmtAddress: string;
+    readonly loopback: string;
+    readonly rack: string;
+    readonly roles: readonly string[];
+    readonly ready: pulumi.Output<string>;
+  }[];
+}
+
+export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
+  const nodes = estate.servers.map(
+    (server) => new HardwareNode(server.name, { server, estate, privateKey: secrets.sshPrivateKey }),
+  );
+  return {
+    site: { stack: estate.stack, domain: estate.site.domain },
+    nodes: estate.servers.map((s, i) => ({
+      name: s.name,
+      mgmtAddress: s.mgmtAddress,
+      loopback: s.loopback,
+      rack: s.rack,
+      roles: s.roles,
+      ready: nodes[i].ready,
+    })),
+  };
+}

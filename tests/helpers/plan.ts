@@ -1,0 +1,92 @@
+/**
+ * Runs the offline plan in a child process (its own Pulumi runtime and mocks) and reads
+ * what it wrote. Plans are cached per stack and stack file within one test process.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { ArtifactEntry } from "../../tools/plan";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+export interface PlannedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly parent: string;
+  readonly provider: string;
+  readonly dependencies: readonly string[];
+  readonly inputs: Record<string, unknown>;
+}
+
+export interface PlanResult {
+  readonly dir: string;
+  readonly resources: PlannedResource[];
+  readonly outputs: Record<string, unknown>;
+  readonly index: ArtifactEntry[];
+  readonly stdout: string;
+  /** The text of an artifact by its INDEX path. */
+  artifact(p: string): string;
+  /** The artifacts of one kind. */
+  ofKind(kind: string): ArtifactEntry[];
+}
+
+const cache = new Map<string, PlanResult>();
+
+/** Plans `stack` (from Pulumi.<stack>.yaml, or `stackFile`) into a fresh temporary folder. */
+export function planStack(stack: string, stackFile?: string): PlanResult {
+  const key = `${stack}\0${stackFile ?? ""}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `estate-plan-${stack}-`));
+  const args = [
+    require.resolve("ts-node/dist/bin.js"),
+    "--transpile-only",
+    path.join(PROJECT_DIR, "tools", "plan.ts"),
+    "--stack",
+    stack,
+    "--out",
+    dir,
+    ...(stackFile ? ["--stack-file", stackFile] : []),
+  ];
+  const stdout = execFileSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8", stdio: "pipe" });
+  const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+  const index = read("artifacts/INDEX.json") as ArtifactEntry[];
+  const result: PlanResult = {
+    dir,
+    resources: read("resources.json") as PlannedResource[],
+    outputs: read("outputs.json") as Record<string, unknown>,
+    index,
+    stdout,
+    artifact: (p) => fs.readFileSync(path.join(dir, "artifacts", p), "utf8"),
+    ofKind: (kind) => index.filter((e) => e.kind === kind),
+  };
+  cache.set(key, result);
+  return result;
+}
+
+/** Runs the plan expecting failure; returns exit code and stderr. */
+export function planFailure(stack: string, stackFile: string): { status: number; stderr: string; stdout: string } {
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        require.resolve("ts-node/dist/bin.js"),
+        "--transpile-only",
+        path.join(PROJECT_DIR, "tools", "plan.ts"),
+        "--stack",
+        stack,
+        "--stack-file",
+        stackFile,
+        "--out",
+        fs.mkdtempSync(path.join(os.tmpdir(), "estate-plan-fail-")),
+      ],
+      { cwd: PROJECT_DIR, encoding: "utf8", stdio: "pipe" },
+    );
+  } catch (e) {
+    const err = e as { status: number; stderr: string; stdout: string };
+    return { status: err.status, stderr: err.stderr, stdout: err.stdout };
+  }
+  throw new Error(`plan of ${stackFile} succeeded; expected it to fail`);
+}
