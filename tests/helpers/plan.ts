@@ -67,7 +67,11 @@ export function planStack(stack: string, stackFile?: string): PlanResult {
 }
 
 /** Runs the plan expecting failure; returns exit code and stderr. */
-export function planFailure(stack: string, stackFile: string): { status: number; stderr: string; stdout: string } {
+export function planFailure(
+  stack: string,
+  stackFile: string,
+): { status: number; stderr: string; stdout: string; out: string } {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "estate-plan-fail-"));
   try {
     execFileSync(
       process.execPath,
@@ -86,7 +90,7 @@ export function planFailure(stack: string, stackFile: string): { status: number;
     );
   } catch (e) {
     const err = e as { status: number; stderr: string; stdout: string };
-    return { status: err.status, stderr: err.stderr, stdout: err.stdout };
+    return { status: err.status, stderr: err.stderr, stdout: err.stdout, out };
   }
   throw new Error(`plan of ${stackFile} succeeded; expected it to fail`);
 }

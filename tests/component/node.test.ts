@@ -1,0 +1,114 @@
+/**
+ * HardwareNode under Pulumi's mocks: every registration recorded, and asserted by type,
+ * name, parent, inputs and dependencies.
+ */
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { HardwareNode } from "../../components/node";
+import { renderBaseline, renderPreflight, baselineInputFor, preflightInputFor } from "../../components/node/render";
+import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
+import { sha256 } from "../../components/shared/remote";
+import type { Estate } from "../../config/model";
+import { parseEstate } from "../../config/validate";
+import { inputAt, installMocks, isSecretValue, type Recorder } from "../../tools/harness";
+import { rawConfig } from "../helpers/config";
+
+function devEstate(): Estate {
+  const r = parseEstate(rawConfig("dev"));
+  if (!r.ok) throw new Error(r.problems.join("\n"));
+  return r.estate;
+}
+
+async function settle(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+describe("HardwareNode (mocks)", () => {
+  let rec: Recorder;
+  let estate: Estate;
+  let node: HardwareNode;
+
+  before(async () => {
+    clearArtifactTags();
+    estate = devEstate();
+    rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
+    const server = estate.servers[0];
+    node = new HardwareNode(server.name, {
+      server,
+      estate,
+      privateKey: pulumi.secret("PRIVATE-KEY-FOR-TEST"),
+    });
+    await settle();
+  });
+
+  it("registers the component and exactly two commands, parented to it", () => {
+    assert.deepEqual(
+      rec.resources.map((r) => [r.type, r.name]),
+      [
+        ["estate:node:HardwareNode", "srv-1"],
+        ["command:remote:Command", "srv-1-preflight"],
+        ["command:remote:Command", "srv-1-baseline"],
+      ],
+    );
+    const component = rec.resources[0];
+    assert.equal(component.urn, "urn:pulumi:dev::estate::estate:node:HardwareNode::srv-1");
+    for (const child of rec.resources.slice(1)) assert.equal(child.parent, component.urn);
+  });
+
+  it("sends the rendered scripts as stdin, with a fixed command and a hash trigger", () => {
+    const [, preflight, baseline] = rec.resources;
+    const server = estate.servers[0];
+    const pre = renderPreflight(preflightInputFor(server, estate));
+    const base = renderBaseline(baselineInputFor(server, estate));
+    assert.equal(preflight.rawInputs.stdin, pre);
+    assert.equal(baseline.rawInputs.stdin, base);
+    for (const r of [preflight, baseline]) {
+      assert.equal(r.rawInputs.create, "sudo -n bash -s");
+      assert.equal(r.rawInputs.update, "sudo -n bash -s", "update reruns in place; no replace");
+    }
+    assert.deepEqual(preflight.rawInputs.triggers, [sha256(pre)]);
+    assert.deepEqual(baseline.rawInputs.triggers, [sha256(base)]);
+    assert.equal(preflight.rawInputs.delete, undefined, "preflight is read-only: nothing to tear down");
+    assert.equal(
+      baseline.rawInputs.delete,
+      "sudo -n rm -f /etc/sysctl.d/90-estate.conf /etc/modules-load.d/estate.conf",
+    );
+  });
+
+  it("connects with the pinned host key and the secret private key, never inside a command", () => {
+    for (const r of rec.resources.slice(1)) {
+      assert.ok(isSecretValue(r.rawInputs.connection), "connection carries a secret, so it is secret as a whole");
+      assert.equal(inputAt(r.rawInputs, "connection.hostKey").value, estate.servers[0].ssh.hostKey);
+      assert.equal(inputAt(r.rawInputs, "connection.host").value, "10.110.0.101");
+      assert.equal(inputAt(r.rawInputs, "connection.user").value, "estate");
+      assert.equal(inputAt(r.rawInputs, "connection.port").value, 22);
+      assert.equal(inputAt(r.rawInputs, "connection.privateKey").value, "PRIVATE-KEY-FOR-TEST");
+      for (const k of ["create", "update", "delete", "stdin"])
+        assert.ok(!String(r.rawInputs[k] ?? "").includes("PRIVATE-KEY-FOR-TEST"), `${k} holds no secret`);
+    }
+  });
+
+  it("runs the baseline only after preflight succeeded", () => {
+    const [, preflight, baseline] = rec.resources;
+    assert.deepEqual(baseline.dependencies, [preflight.urn]);
+    assert.deepEqual(preflight.dependencies, []);
+  });
+
+  it("tags the scripts as shell artifacts of its host", async () => {
+    const tags = taggedArtifacts().map((t) => t.tag);
+    assert.deepEqual(
+      tags.map((t) => [t.kind, t.target, t.property, t.file]),
+      [
+        ["shell", "srv-1", "stdin", "nodes/srv-1/preflight.sh"],
+        ["shell", "srv-1", "stdin", "nodes/srv-1/baseline.sh"],
+        ["shell", "srv-1", "delete", "nodes/srv-1/baseline.delete.sh"],
+      ],
+    );
+  });
+
+  it("exposes its host name and address", async () => {
+    const value = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
+    assert.equal(await value(node.hostname), "srv-1");
+    assert.equal(await value(node.address), "10.110.0.101");
+  });
+});

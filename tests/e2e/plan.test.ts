@@ -1,0 +1,170 @@
+/**
+ * The offline plan end to end: the real program under mocks, in a child process, for
+ * the committed stacks and for synthetic ones. Artifacts are checked by their consumers.
+ */
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import fc from "fast-check";
+import * as yaml from "js-yaml";
+import { writeSynthStack } from "../../tools/synth";
+import { planFailure, planStack, PROJECT_DIR, type PlanResult } from "../helpers/plan";
+import { requireTool } from "../helpers/tools";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-plan-test-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function inputValue(plan: PlanResult, urn: string, property: string): unknown {
+  const r = plan.resources.find((x) => x.urn === urn);
+  assert.ok(r, `resource ${urn} in resources.json`);
+  return property.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.inputs);
+}
+
+for (const stack of ["dev", "prod"]) {
+  describe(`offline plan: ${stack}`, function () {
+    this.timeout(120000);
+    let plan: PlanResult;
+    before(() => {
+      plan = planStack(stack);
+      const figure = /^figure plan\.\S+\.seconds .*$/m.exec(plan.stdout);
+      if (figure) console.log(`      ${figure[0]}`);
+      console.log(`      figure plan.${stack}.resources ${plan.resources.length} resources`);
+    });
+
+    it("writes resources.json, outputs.json, artifacts/INDEX.json and preview.txt", () => {
+      for (const f of ["resources.json", "outputs.json", "artifacts/INDEX.json", "preview.txt"])
+        assert.ok(fs.existsSync(path.join(plan.dir, f)), f);
+      const root = plan.resources[0];
+      assert.equal(root.type, "pulumi:pulumi:Stack");
+      assert.equal(root.urn, `urn:pulumi:${stack}::estate::pulumi:pulumi:Stack::estate-${stack}`);
+      for (const r of plan.resources) {
+        assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "provider", "dependencies", "inputs"]);
+        if (r !== root) assert.ok(plan.resources.some((p) => p.urn === r.parent), `${r.urn} has a registered parent`);
+        for (const d of r.dependencies) assert.ok(plan.resources.some((p) => p.urn === d), `${d} is registered`);
+      }
+      const preview = fs.readFileSync(path.join(plan.dir, "preview.txt"), "utf8");
+      assert.match(preview, new RegExp(`\\+ ${plan.resources.length} to create`));
+    });
+
+    it("registers one HardwareNode per server, with preflight and baseline", () => {
+      const doc = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Record<string, { name: string }[]>;
+      };
+      const servers = doc.config["estate:servers"].map((s) => s.name).sort();
+      const nodes = plan.resources.filter((r) => r.type === "estate:node:HardwareNode").map((r) => r.name);
+      assert.deepEqual(nodes.sort(), servers);
+      for (const s of servers)
+        for (const step of ["preflight", "baseline"])
+          assert.ok(plan.resources.some((r) => r.name === `${s}-${step}` && r.type === "command:remote:Command"));
+    });
+
+    it("never writes a secret: the SSH key and connections are [secret]", () => {
+      const text = fs.readFileSync(path.join(plan.dir, "resources.json"), "utf8");
+      assert.doesNotMatch(text, /plan placeholder/);
+      for (const r of plan.resources.filter((x) => x.type === "command:remote:Command"))
+        assert.equal(r.inputs.connection, "[secret]");
+    });
+
+    it("extracts every artifact from the registered inputs, byte for byte", () => {
+      assert.ok(plan.index.length > 0);
+      for (const e of plan.index) {
+        const text = plan.artifact(e.path);
+        if (e.secret) {
+          assert.equal(text, "[secret]\n");
+          continue;
+        }
+        assert.equal(e.unknown, undefined, `${e.path} is known at preview`);
+        assert.equal(createHash("sha256").update(text).digest("hex"), e.sha256, e.path);
+        assert.equal(inputValue(plan, e.urn, e.property), text, `${e.path} is ${e.urn} input ${e.property}`);
+      }
+    });
+
+    it("every shell artifact passes shellcheck -S warning and bash -n", () => {
+      requireTool("shellcheck", "shellcheck");
+      const files = plan.ofKind("shell").map((e) => path.join(plan.dir, "artifacts", e.path));
+      assert.ok(files.length >= 2);
+      const sc = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", ...files], { encoding: "utf8" });
+      assert.equal(sc.status, 0, sc.stdout + sc.stderr);
+      for (const f of files) {
+        const n = spawnSync("bash", ["-n", f], { encoding: "utf8" });
+        assert.equal(n.status, 0, `${f}: ${n.stderr}`);
+      }
+    });
+
+    it("gives every resource its own URN", () => {
+      const urns = plan.resources.map((r) => r.urn);
+      assert.equal(new Set(urns).size, urns.length);
+    });
+
+    it("exports the site and the nodes as stack outputs", () => {
+      const out = plan.outputs as { site: { stack: string }; nodes: { name: string; ready: unknown }[] };
+      assert.equal(out.site.stack, stack);
+      assert.ok(out.nodes.length >= 3);
+      for (const n of out.nodes) assert.equal(n.ready, "[unknown]", "readiness is known only after pulumi up");
+    });
+  });
+}
+
+describe("offline plan: synthetic estates", function () {
+  this.timeout(300000);
+
+  it("no two resources share a URN, for any estate the generator makes", () => {
+    let i = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          servers: fc.integer({ min: 6, max: 40 }),
+          racks: fc.integer({ min: 1, max: 4 }),
+          spines: fc.integer({ min: 1, max: 3 }),
+        }),
+        ({ servers, racks, spines }) => {
+          const name = `urn-${i++}`;
+          const file = path.join(tmp, `Pulumi.${name}.yaml`);
+          writeSynthStack(file, servers, Math.min(racks, servers), spines);
+          const plan = planStack(name, file);
+          const urns = plan.resources.map((r) => r.urn);
+          assert.equal(new Set(urns).size, urns.length);
+          assert.equal(plan.resources.filter((r) => r.type === "estate:node:HardwareNode").length, servers);
+        },
+      ),
+      { numRuns: 4, seed: 20261126 },
+    );
+  });
+});
+
+describe("offline plan: invalid config", function () {
+  this.timeout(60000);
+
+  it("prints one line per problem, naming its key, exits 1, and shows no stack trace", () => {
+    const doc = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
+      config: Record<string, any>;
+    };
+    const c = doc.config;
+    c["estate:servers"][1].mgmtAddress = "10.10.0.300";
+    c["estate:servers"][6].name = "wrk-1";
+    c["estate:servers"][2].uplinks[1].leaf = "leaf-1a";
+    c["estate:frontend"].vip = "10.99.0.10";
+    c["estate:ceph"].replicas = 5;
+    const file = path.join(tmp, "Pulumi.broken.yaml");
+    fs.writeFileSync(file, yaml.dump(doc));
+    const r = planFailure("broken", file);
+    assert.equal(r.status, 1);
+    const lines = r.stderr.trim().split("\n");
+    for (const l of lines) assert.match(l, /^estate:\S+: /);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    const keys = lines.map((l) => l.split(": ")[0]);
+    for (const k of [
+      "estate:servers[1].mgmtAddress",
+      "estate:servers[6].name",
+      "estate:servers[2].uplinks[1].leaf",
+      "estate:frontend.vip",
+      "estate:ceph.replicas",
+    ])
+      assert.ok(keys.includes(k), `${k} in:\n${r.stderr}`);
+    assert.deepEqual(fs.readdirSync(r.out), [], "nothing is written for an invalid config");
+    fs.rmSync(r.out, { recursive: true, force: true });
+  });
+});

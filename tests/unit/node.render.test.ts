@@ -1,0 +1,184 @@
+/**
+ * The node renderers as plain functions. The preflight is read-only, so it also runs
+ * for real on this machine: against an inventory that matches it, and one that does not.
+ */
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import {
+  type BaselineInput,
+  type PreflightInput,
+  renderBaseline,
+  renderBaselineDelete,
+  renderPreflight,
+} from "../../components/node/render";
+import { requireTool } from "../helpers/tools";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-node-render-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+function shellcheck(file: string): void {
+  const r = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", file], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const n = spawnSync("bash", ["-n", file], { encoding: "utf8" });
+  assert.equal(n.status, 0, n.stderr);
+}
+
+/** What this machine actually has, read the way an operator would fill the inventory. */
+function thisMachine(): PreflightInput {
+  const lscpu = (cols: string): number =>
+    new Set(
+      execFileSync("lscpu", [`-p=${cols}`], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#")),
+    ).size;
+  const memKiB = Number(/MemTotal:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"))?.[1]);
+  return {
+    host: "this-machine",
+    hardware: {
+      sockets: lscpu("SOCKET"),
+      cores: lscpu("SOCKET,CORE"),
+      memoryGiB: Math.ceil(memKiB / 1048576),
+      disks: [],
+      nics: [],
+    },
+    requireSecureBoot: false,
+    requireTpm: false,
+    memoryTolerancePercent: 6,
+  };
+}
+
+const baseline: BaselineInput = {
+  host: "ctl-1",
+  fqdn: "ctl-1.prod.estate.internal",
+  address: "10.10.0.103",
+  timezone: "UTC",
+  timeServers: ["10.10.0.250", "10.10.0.251"],
+  sshUser: "estate",
+  kubernetes: true,
+  balancer: false,
+  rpFilter: "loose",
+  packages: ["chrony", "frr", "openssh-server"],
+};
+
+describe("node renderers", () => {
+  before(() => requireTool("shellcheck", "shellcheck"));
+
+  describe("preflight", () => {
+    it("passes shellcheck and bash -n", () => {
+      shellcheck(write("preflight.sh", renderPreflight(thisMachine())));
+    });
+
+    it("succeeds on a machine that matches its inventory and prints the facts as JSON", () => {
+      const input = thisMachine();
+      const out = execFileSync("bash", [write("match.sh", renderPreflight(input))], { encoding: "utf8" });
+      const facts = JSON.parse(out);
+      assert.equal(facts.host, "this-machine");
+      assert.equal(facts.sockets, input.hardware.sockets);
+      assert.equal(facts.cores, input.hardware.cores);
+      assert.deepEqual(facts.problems, []);
+      assert.ok(Array.isArray(facts.lsblk.blockdevices), "lsblk facts present");
+    });
+
+    it("fails naming the host and every mismatch", () => {
+      const input = thisMachine();
+      const wrong: PreflightInput = {
+        ...input,
+        requireTpm: true,
+        hardware: {
+          ...input.hardware,
+          cores: input.hardware.cores + 62,
+          memoryGiB: input.hardware.memoryGiB * 2,
+          disks: [{ path: "/dev/disk/by-id/nvme-NOT_HERE_1", class: "nvme", use: "osd" }],
+          nics: [{ name: "ens9f9", speedGbps: 100 }],
+        },
+      };
+      const r = spawnSync("bash", [write("mismatch.sh", renderPreflight(wrong))], { encoding: "utf8" });
+      assert.equal(r.status, 1);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines[0], "preflight this-machine: 5 mismatch(es) between this machine and the inventory:");
+      assert.deepEqual(lines.slice(1, 6), [
+        `  - cpu: ${input.hardware.cores} physical core(s), inventory says ${input.hardware.cores + 62}`,
+        lines[2], // memory: checked below, its numbers depend on this machine
+        "  - disk /dev/disk/by-id/nvme-NOT_HERE_1: not present",
+        "  - nic ens9f9: not present",
+        lines[5], // tpm: depends on this machine, checked below
+      ]);
+      assert.match(lines[2], /^ {2}- memory: \d+ GiB usable, inventory says \d+ GiB installed/);
+      assert.match(
+        lines[5],
+        /^ {2}- tpm: \S+; this stack requires a TPM 2\.0 \(or set estate:node\.requireTpm false\)$/,
+      );
+      // The facts still come out, with the same problems, for the operator's records.
+      assert.equal(JSON.parse(r.stdout).problems.length, 5);
+    });
+  });
+
+  describe("baseline", () => {
+    it("passes shellcheck and bash -n for every role mix", () => {
+      for (const kubernetes of [true, false])
+        for (const balancer of [true, false])
+          for (const sshUser of ["estate", "root"])
+            shellcheck(write("baseline.sh", renderBaseline({ ...baseline, kubernetes, balancer, sshUser })));
+    });
+
+    it("never turns reverse-path filtering off: loose (2) or strict (1)", () => {
+      assert.match(renderBaseline(baseline), /^net\.ipv4\.conf\.all\.rp_filter = 2$/m);
+      assert.match(renderBaseline(baseline), /^net\.ipv4\.conf\.default\.rp_filter = 2$/m);
+      const strict = renderBaseline({ ...baseline, rpFilter: "strict" });
+      assert.match(strict, /^net\.ipv4\.conf\.all\.rp_filter = 1$/m);
+      for (const text of [renderBaseline(baseline), strict]) assert.doesNotMatch(text, /rp_filter = 0/);
+    });
+
+    it("forwards and turns swap off only on Kubernetes nodes; lets balancers bind the VIP", () => {
+      const k8s = renderBaseline(baseline);
+      assert.match(k8s, /^net\.ipv4\.ip_forward = 1$/m);
+      assert.match(k8s, /^swapoff -a$/m);
+      assert.match(k8s, /^net\.bridge\.bridge-nf-call-iptables = 1$/m);
+      assert.doesNotMatch(k8s, /ip_nonlocal_bind/);
+      const lb = renderBaseline({ ...baseline, kubernetes: false, balancer: true });
+      assert.match(lb, /^net\.ipv4\.ip_forward = 0$/m);
+      assert.doesNotMatch(lb, /swapoff/);
+      assert.match(lb, /^net\.ipv4\.ip_nonlocal_bind = 1$/m);
+    });
+
+    it("hardens sshd in a drop-in that sorts first, validated before reload", () => {
+      const text = renderBaseline(baseline);
+      assert.match(text, /put_file 0644 \/etc\/ssh\/sshd_config\.d\/00-estate-hardening\.conf/);
+      for (const line of ["PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin no"])
+        assert.match(text, new RegExp(`^${line}$`, "m"));
+      assert.ok(text.indexOf("sshd -t") < text.indexOf("systemctl reload ssh"), "validate, then reload");
+      assert.match(renderBaseline({ ...baseline, sshUser: "root" }), /^PermitRootLogin prohibit-password$/m);
+    });
+
+    it("uses only the configured time servers", () => {
+      const text = renderBaseline(baseline);
+      assert.match(text, /^server 10\.10\.0\.250 iburst\nserver 10\.10\.0\.251 iburst$/m);
+      assert.doesNotMatch(text, /^pool /m);
+    });
+
+    it("never injects packet loss or delay (the seed's netem lines)", () => {
+      assert.doesNotMatch(renderBaseline(baseline), /netem|tc qdisc/);
+    });
+
+    it("removes only the estate's kernel settings on delete", () => {
+      assert.equal(
+        renderBaselineDelete("estate"),
+        "sudo -n rm -f /etc/sysctl.d/90-estate.conf /etc/modules-load.d/estate.conf",
+      );
+      assert.equal(renderBaselineDelete("root"), "rm -f /etc/sysctl.d/90-estate.conf /etc/modules-load.d/estate.conf");
+    });
+
+    it("is deterministic: the same input renders the same text", () => {
+      assert.equal(renderBaseline(baseline), renderBaseline({ ...baseline }));
+    });
+  });
+});
