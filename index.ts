@@ -7,3 +7,4 @@ const outputs = composeEstate(estate, secrets);
 
 export const site = outputs.site;
 export const nodes = outputs.nodes;
+export const fabric = outputs.fabric;

@@ -364,6 +364,25 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
       );
   }
 
+  // Oversubscription per leaf (server-facing : spine-facing capacity): a warning, not an error.
+  if (switches && servers && fabric) {
+    switches.forEach((sw, i) => {
+      if (sw.role !== "leaf" || sw.uplinks.length === 0) return;
+      const spineGbps = sw.uplinks.reduce((n, u) => n + u.speedGbps, 0);
+      const serverGbps = servers.reduce((n, s) => {
+        const speed = new Map(s.hardware.nics.map((nic) => [nic.name, nic.speedGbps]));
+        return n + s.uplinks.filter((u) => u.leaf === sw.name).reduce((m, u) => m + (speed.get(u.nic) ?? 0), 0);
+      }, 0);
+      const ratio = Math.round((serverGbps / spineGbps) * 100) / 100;
+      if (ratio > fabric.oversubscriptionLimit)
+        problems.warn(
+          `switches[${i}].uplinks`,
+          `leaf ${sw.name} is oversubscribed ${ratio}:1 (${serverGbps} Gb/s to servers, ${spineGbps} Gb/s to spines), ` +
+            `above fabric.oversubscriptionLimit ${fabric.oversubscriptionLimit}; add spine uplinks or raise the limit`,
+        );
+    });
+  }
+
   // Loopback pool big enough; fabric link pool when numbered.
   if (pools && switches && servers && fabric && isCidr(pools.loopbacks)) {
     const regions = loopbackRegions(pools.loopbacks);

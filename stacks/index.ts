@@ -6,6 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { EstateSecrets } from "../config/load";
 import type { Estate } from "../config/model";
 import { HardwareNode } from "../components/node";
+import { type FabricOutput, SpineLeafFabric } from "../components/fabric";
 
 /** The stack outputs: a contract that ops scripts read (see README, "Stack outputs"). */
 export interface EstateOutputs {
@@ -18,12 +19,19 @@ export interface EstateOutputs {
     readonly roles: readonly string[];
     readonly ready: pulumi.Output<string>;
   }[];
+  /** Fabric topology: switches, routed servers, links, oversubscription per leaf. */
+  readonly fabric: pulumi.Output<FabricOutput>;
 }
 
 export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
   const nodes = estate.servers.map(
     (server) => new HardwareNode(server.name, { server, estate, privateKey: secrets.sshPrivateKey }),
   );
+  const fabric = new SpineLeafFabric("fabric", {
+    estate,
+    privateKey: secrets.sshPrivateKey,
+    nodes: Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]])),
+  });
   return {
     site: { stack: estate.stack, domain: estate.site.domain },
     nodes: estate.servers.map((s, i) => ({
@@ -34,5 +42,6 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
       roles: s.roles,
       ready: nodes[i].ready,
     })),
+    fabric: fabric.topology,
   };
 }

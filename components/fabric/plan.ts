@@ -1,0 +1,190 @@
+/**
+ * The fabric plan, derived from the estate model only: who peers with whom over which
+ * interfaces, at what speed, with which addresses. Pure (no Pulumi).
+ *
+ * Loopbacks and ASNs come from the model (`config/allocate.ts`, `config/validate.ts`):
+ * one ASN shared by the spines, one per leaf, one per server (RFC 7938). Fabric links are
+ * unnumbered (eBGP over IPv6 link-local, RFC 5549) unless `fabric.numbered`; then each
+ * link gets a /31 from `pools.fabricLinks`: leaf-spine links from the first quarter of the
+ * pool in leaf order, server links from the rest in server order, so appending a leaf or a
+ * server never renumbers a link that exists.
+ */
+import { Address4 } from "ip-address";
+import type { Estate } from "../../config/model";
+
+export interface LinkEnd {
+  readonly node: string;
+  readonly iface: string;
+  /** `a.b.c.d/31` on numbered fabrics; absent on unnumbered ones. */
+  readonly address?: string;
+}
+
+export interface FabricLink {
+  readonly kind: "leaf-spine" | "server-leaf";
+  /** The leaf (leaf-spine) or the server (server-leaf). */
+  readonly a: LinkEnd;
+  /** The spine (leaf-spine) or the leaf (server-leaf). */
+  readonly b: LinkEnd;
+  readonly speedGbps: number;
+}
+
+export interface FabricNode {
+  readonly name: string;
+  readonly kind: "spine" | "leaf" | "server";
+  readonly asn: number;
+  /** Address without prefix length; configured as /32 on `lo`. */
+  readonly loopback: string;
+}
+
+export interface Oversubscription {
+  readonly leaf: string;
+  readonly serverGbps: number;
+  readonly spineGbps: number;
+  /** server-facing : spine-facing capacity, two decimals; Infinity without uplinks. */
+  readonly ratio: number;
+}
+
+/** One BGP session as seen from one node. */
+export interface Session {
+  /** Local interface. */
+  readonly iface: string;
+  /** Peer address on numbered links; absent on unnumbered ones (peer by interface). */
+  readonly peerAddress?: string;
+  readonly localAddress?: string;
+  readonly peer: string;
+}
+
+export interface FabricPlan {
+  readonly numbered: boolean;
+  readonly nodes: readonly FabricNode[];
+  readonly links: readonly FabricLink[];
+  readonly oversubscription: readonly Oversubscription[];
+}
+
+export function oversubscriptionRatio(serverGbps: number, spineGbps: number): number {
+  if (spineGbps <= 0) return Infinity;
+  return Math.round((serverGbps / spineGbps) * 100) / 100;
+}
+
+/** Regions of `pools.fabricLinks` in /31 slots: leaf-spine links first, server links after. */
+export function fabricLinkRegions(cidr: string): {
+  switches: { first: number; capacity: number };
+  servers: { first: number; capacity: number };
+} {
+  const slots = 2 ** (32 - new Address4(cidr).subnetMask) / 2;
+  const quarter = Math.floor(slots / 4);
+  return { switches: { first: 0, capacity: quarter }, servers: { first: quarter, capacity: slots - quarter } };
+}
+
+/** The /31 at `slot` of `cidr`: [even end, odd end] with their prefix length. */
+function slash31(cidr: string, slot: number): [string, string] {
+  const start = new Address4(cidr).startAddress().bigInt() + BigInt(slot * 2);
+  return [`${Address4.fromBigInt(start).correctForm()}/31`, `${Address4.fromBigInt(start + 1n).correctForm()}/31`];
+}
+
+export function planFabric(estate: Estate): FabricPlan {
+  const numbered = estate.fabric.numbered;
+  const pool = estate.pools.fabricLinks;
+  if (numbered && !pool) throw new Error("estate:pools.fabricLinks is required when fabric.numbered is true");
+  const regions = numbered && pool ? fabricLinkRegions(pool) : undefined;
+
+  const leaves = estate.switches.filter((s) => s.role === "leaf");
+  const links: FabricLink[] = [];
+  let slot = 0;
+  const ends = (region: "switches" | "servers", index: number): [string | undefined, string | undefined] => {
+    if (!regions || !pool) return [undefined, undefined];
+    const r = regions[region];
+    if (index >= r.capacity)
+      throw new Error(
+        `estate:pools.fabricLinks: ${pool} holds ${r.capacity} ${region === "switches" ? "leaf-spine" : "server"} /31 links; the fabric needs more, use a larger pool`,
+      );
+    return slash31(pool, r.first + index);
+  };
+  for (const leaf of leaves)
+    for (const u of leaf.uplinks) {
+      const [a, b] = ends("switches", slot++);
+      links.push({
+        kind: "leaf-spine",
+        a: { node: leaf.name, iface: u.port, ...(a ? { address: a } : {}) },
+        b: { node: u.spine, iface: u.spinePort, ...(b ? { address: b } : {}) },
+        speedGbps: u.speedGbps,
+      });
+    }
+  slot = 0;
+  for (const server of estate.servers)
+    for (const u of server.uplinks) {
+      const [a, b] = ends("servers", slot++);
+      links.push({
+        kind: "server-leaf",
+        a: { node: server.name, iface: u.nic, ...(a ? { address: a } : {}) },
+        b: { node: u.leaf, iface: u.port, ...(b ? { address: b } : {}) },
+        speedGbps: u.speedGbps,
+      });
+    }
+
+  const oversubscription = leaves.map((leaf) => {
+    const serverGbps = links
+      .filter((l) => l.kind === "server-leaf" && l.b.node === leaf.name)
+      .reduce((n, l) => n + l.speedGbps, 0);
+    const spineGbps = leaf.uplinks.reduce((n, u) => n + u.speedGbps, 0);
+    return { leaf: leaf.name, serverGbps, spineGbps, ratio: oversubscriptionRatio(serverGbps, spineGbps) };
+  });
+
+  return {
+    numbered,
+    nodes: [
+      ...estate.switches.map((s) => ({ name: s.name, kind: s.role, asn: s.asn, loopback: s.loopback })),
+      ...estate.servers.map((s) => ({ name: s.name, kind: "server" as const, asn: s.asn, loopback: s.loopback })),
+    ],
+    links,
+    oversubscription,
+  };
+}
+
+/** The sessions of `node`, in link order. */
+export function sessionsOf(plan: FabricPlan, node: string): Session[] {
+  const out: Session[] = [];
+  for (const l of plan.links) {
+    if (l.a.node === node) out.push(session(l.a, l.b));
+    else if (l.b.node === node) out.push(session(l.b, l.a));
+  }
+  return out;
+}
+
+function session(local: LinkEnd, remote: LinkEnd): Session {
+  return {
+    iface: local.iface,
+    peer: remote.node,
+    ...(local.address ? { localAddress: local.address } : {}),
+    ...(remote.address ? { peerAddress: remote.address.replace(/\/\d+$/, "") } : {}),
+  };
+}
+
+/** The stack output `fabric`: the contract ops scripts and tests read. */
+export interface FabricOutput {
+  readonly switches: readonly { name: string; role: "spine" | "leaf"; asn: number; loopback: string }[];
+  readonly servers: readonly { name: string; asn: number; loopback: string }[];
+  readonly links: readonly {
+    a: { node: string; iface: string };
+    b: { node: string; iface: string };
+    speedGbps: number;
+  }[];
+  readonly oversubscription: readonly { leaf: string; ratio: number }[];
+}
+
+export function fabricOutput(plan: FabricPlan): FabricOutput {
+  return {
+    switches: plan.nodes
+      .filter((n) => n.kind !== "server")
+      .map((n) => ({ name: n.name, role: n.kind as "spine" | "leaf", asn: n.asn, loopback: n.loopback })),
+    servers: plan.nodes
+      .filter((n) => n.kind === "server")
+      .map((n) => ({ name: n.name, asn: n.asn, loopback: n.loopback })),
+    links: plan.links.map((l) => ({
+      a: { node: l.a.node, iface: l.a.iface },
+      b: { node: l.b.node, iface: l.b.iface },
+      speedGbps: l.speedGbps,
+    })),
+    oversubscription: plan.oversubscription.map((o) => ({ leaf: o.leaf, ratio: o.ratio })),
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * FRR 8.4 configs for the fabric and the shell that applies them on a host. Pure: typed
+ * input in, text out, deterministic (plan order, no timestamps).
+ *
+ * Every node (spine, leaf, routed server) runs the same shape: its loopback /32 on `lo`,
+ * eBGP to each fabric neighbour through one peer-group, BFD with one profile on every
+ * session, ECMP with `as-path multipath-relax`, and prefix filters so only loopbacks and
+ * the estate's own prefixes enter or leave (never a default route). A server announces
+ * its loopback only, so it never becomes transit between its two leaves.
+ */
+import type { Estate } from "../../config/model";
+import { type FabricPlan, sessionsOf } from "./plan";
+
+export interface FrrInput {
+  readonly name: string;
+  readonly kind: "spine" | "leaf" | "server";
+  readonly asn: number;
+  readonly loopback: string;
+  readonly sessions: readonly {
+    readonly iface: string;
+    readonly peer: string;
+    readonly peerAddress?: string;
+    readonly localAddress?: string;
+  }[];
+  readonly bfd: { readonly intervalMs: number; readonly multiplier: number };
+  readonly maximumPaths: number;
+  /** CIDRs the fabric carries: loopbacks (as /32s) and the estate's other own prefixes. */
+  readonly loopbackPool: string;
+  readonly ownPrefixes: readonly string[];
+}
+
+export const PEER_GROUP = "fabric";
+export const BFD_PROFILE = "fabric";
+
+export function frrInputFor(plan: FabricPlan, estate: Estate, node: string): FrrInput {
+  const n = plan.nodes.find((x) => x.name === node);
+  if (!n) throw new Error(`fabric: ${node} is not a node of the fabric plan`);
+  const p = estate.pools;
+  return {
+    name: n.name,
+    kind: n.kind,
+    asn: n.asn,
+    loopback: n.loopback,
+    sessions: sessionsOf(plan, node),
+    bfd: estate.fabric.bfd,
+    maximumPaths: estate.fabric.maximumPaths,
+    loopbackPool: p.loopbacks,
+    ownPrefixes: [p.frontend, p.podCidr, p.serviceCidr],
+  };
+}
+
+export function renderFrrConf(i: FrrInput): string {
+  const numbered = i.sessions.some((s) => s.peerAddress);
+  const lines: string[] = [
+    `! FRR config of ${i.kind} ${i.name}, rendered by estate (components/fabric). Do not edit by hand.`,
+    "frr version 8.4",
+    "frr defaults datacenter",
+    `hostname ${i.name}`,
+    "service integrated-vtysh-config",
+    "!",
+    "interface lo",
+    ` ip address ${i.loopback}/32`,
+    "exit",
+    "!",
+  ];
+  for (const s of i.sessions) {
+    lines.push(`interface ${s.iface}`, ` description fabric link to ${s.peer}`);
+    if (s.localAddress) lines.push(` ip address ${s.localAddress}`);
+    lines.push("exit", "!");
+  }
+  lines.push(
+    "bfd",
+    ` profile ${BFD_PROFILE}`,
+    `  detect-multiplier ${i.bfd.multiplier}`,
+    `  receive-interval ${i.bfd.intervalMs}`,
+    `  transmit-interval ${i.bfd.intervalMs}`,
+    " exit",
+    "exit",
+    "!",
+    `router bgp ${i.asn}`,
+    ` bgp router-id ${i.loopback}`,
+    " bgp log-neighbor-changes",
+    " bgp bestpath as-path multipath-relax",
+    ` neighbor ${PEER_GROUP} peer-group`,
+    ` neighbor ${PEER_GROUP} remote-as external`,
+    ` neighbor ${PEER_GROUP} bfd`,
+    ` neighbor ${PEER_GROUP} bfd profile ${BFD_PROFILE}`,
+  );
+  for (const s of i.sessions)
+    lines.push(
+      numbered && s.peerAddress
+        ? ` neighbor ${s.peerAddress} peer-group ${PEER_GROUP}`
+        : ` neighbor ${s.iface} interface peer-group ${PEER_GROUP}`,
+    );
+  lines.push(
+    " !",
+    " address-family ipv4 unicast",
+    `  network ${i.loopback}/32`,
+    `  neighbor ${PEER_GROUP} activate`,
+    `  neighbor ${PEER_GROUP} route-map FABRIC-IN in`,
+    `  neighbor ${PEER_GROUP} route-map FABRIC-OUT out`,
+    `  maximum-paths ${i.maximumPaths}`,
+    " exit-address-family",
+    "exit",
+    "!",
+    "ip prefix-list ESTATE seq 5 deny 0.0.0.0/0",
+    `ip prefix-list ESTATE seq 10 permit ${i.loopbackPool} ge 32`,
+    ...i.ownPrefixes.map((p, k) => `ip prefix-list ESTATE seq ${20 + 10 * k} permit ${p} le 32`),
+    `ip prefix-list OWN-LOOPBACK seq 10 permit ${i.loopback}/32`,
+    "!",
+    "route-map FABRIC-IN permit 10",
+    " match ip address prefix-list ESTATE",
+    "exit",
+    "!",
+    "route-map FABRIC-OUT permit 10",
+    // A server announces only itself: it must never carry traffic between its leaves.
+    ` match ip address prefix-list ${i.kind === "server" ? "OWN-LOOPBACK" : "ESTATE"}`,
+    "exit",
+    "!",
+    "end",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Checks a candidate frr.conf (`"$new"`, see `renderInstallFile`): syntax only, which is
+ * all FRR can check offline; semantic errors surface in the reload below.
+ */
+export const FRR_CHECK = `vtysh -C -f "$new" >/dev/null`;
+
+/**
+ * Applies /etc/frr/frr.conf after it changed: frr-reload.py applies the difference; if
+ * that fails the running config may be half applied, so FRR restarts from the file.
+ */
+export const FRR_RELOAD = `if ! /usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf; then
+  echo "frr-reload.py failed; restarting FRR so no half-applied config stays" >&2
+  systemctl restart frr
+fi
+for _ in $(seq 1 30); do
+  if vtysh -c 'show bgp summary' >/dev/null 2>&1; then exit 0; fi
+  sleep 1
+done
+echo "FRR did not come up with the new /etc/frr/frr.conf" >&2
+exit 1`;
+
+/**
+ * Enables the daemons the fabric needs (zebra, bgpd, bfdd; staticd stays as shipped) and
+ * keeps FRR running. Idempotent: restarts FRR only when /etc/frr/daemons changed. Routers
+ * (switches) also forward IPv4 and IPv6; servers are hosts and do not.
+ */
+export function renderFrrDaemons(i: { readonly name: string; readonly forwarding: boolean }): string {
+  return `#!/bin/bash
+# Enable FRR's bgpd and bfdd on ${i.name} (estate fabric). Idempotent.
+set -euo pipefail
+daemons=/etc/frr/daemons
+if [[ ! -f "$daemons" ]]; then
+  echo "FRR is not installed on ${i.name}: $daemons is missing (the node baseline installs package frr)" >&2
+  exit 1
+fi
+changed=0
+for d in bgpd bfdd; do
+  if ! grep -q "^\${d}=yes\$" "$daemons"; then
+    if grep -q "^\${d}=" "$daemons"; then
+      sed -i "s/^\${d}=.*/\${d}=yes/" "$daemons"
+    else
+      echo "\${d}=yes" >>"$daemons"
+    fi
+    changed=1
+  fi
+done
+${
+  i.forwarding
+    ? `cat >/etc/sysctl.d/60-estate-fabric.conf <<'EOF'
+net.ipv4.ip_forward = 1
+net.ipv6.conf.all.forwarding = 1
+EOF
+sysctl -q -p /etc/sysctl.d/60-estate-fabric.conf
+`
+    : ""
+}systemctl enable --quiet frr
+if [[ "$changed" -eq 1 ]]; then
+  systemctl restart frr
+elif ! systemctl is-active --quiet frr; then
+  systemctl start frr
+fi
+`;
+}
