@@ -1,0 +1,85 @@
+/**
+ * Benchmark of the offline plan (not a timed test): prod, and synthetic estates of 100
+ * and 1,000 servers (20 servers a rack, two leaves a rack, a spine per ten racks, at
+ * least two). Each plan runs in its own process; wall time includes process start.
+ *
+ *   npm run bench [-- --sizes 100,1000]
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Command } from "commander";
+import { writeSynthStack } from "./synth";
+
+const PROJECT_DIR = path.resolve(__dirname, "..");
+
+interface Run {
+  readonly name: string;
+  readonly wallSeconds: number;
+  readonly peakMiB: number;
+  readonly resources: number;
+}
+
+function runPlan(name: string, stackFile: string | undefined, out: string): Run {
+  const args = [
+    require.resolve("ts-node/dist/bin.js"),
+    "--transpile-only",
+    path.join(PROJECT_DIR, "tools", "plan.ts"),
+    "--stack",
+    name,
+    "--out",
+    out,
+    ...(stackFile ? ["--stack-file", stackFile] : []),
+  ];
+  const started = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.status !== 0) throw new Error(`plan ${name} failed:\n${r.stderr}`);
+  const figure = (key: string): number =>
+    Number(new RegExp(`^figure plan\\.\\S+\\.${key} (\\S+)`, "m").exec(r.stdout)?.[1]);
+  return { name, wallSeconds, peakMiB: figure("peak_rss"), resources: figure("resources") };
+}
+
+function main(): void {
+  const o = new Command()
+    .name("npm run bench --")
+    .option("--sizes <list>", "synthetic estate sizes in servers", "100,1000")
+    .parse()
+    .opts<{ sizes: string }>();
+  const sizes = o.sizes.split(",").map(Number);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-bench-"));
+  const runs: Run[] = [];
+  try {
+    runs.push(runPlan("prod", undefined, path.join(tmp, "prod")));
+    for (const n of sizes) {
+      const racks = Math.max(1, Math.round(n / 20));
+      const spines = Math.max(2, Math.ceil(racks / 10));
+      const name = `bench-${n}`;
+      const file = path.join(tmp, `Pulumi.${name}.yaml`);
+      writeSynthStack(file, n, racks, spines);
+      runs.push(runPlan(name, file, path.join(tmp, name)));
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const r of runs) {
+    console.log(`figure bench.${r.name}.wall ${r.wallSeconds.toFixed(2)} s`);
+    console.log(`figure bench.${r.name}.peak_rss ${r.peakMiB} MiB`);
+    console.log(`figure bench.${r.name}.resources ${r.resources} resources`);
+  }
+  const small = runs.find((r) => r.name === "bench-100");
+  const large = runs.find((r) => r.name === "bench-1000");
+  if (small && large) {
+    const ratio = large.wallSeconds / small.wallSeconds;
+    console.log(`figure bench.ratio_1000_to_100 ${ratio.toFixed(1)} x`);
+    const goals = [
+      [`1,000 servers in under 30 s`, large.wallSeconds < 30],
+      [`1,000 servers under 1.5 GiB`, large.peakMiB < 1536],
+      [`1,000-server time at most 12x the 100-server time`, ratio <= 12],
+    ] as const;
+    for (const [goal, met] of goals) console.log(`goal ${met ? "met" : "MISSED"}: ${goal}`);
+  }
+}
+
+main();
