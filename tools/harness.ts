@@ -137,6 +137,7 @@ export async function runProgram(entry: string): Promise<void> {
   // source-mapped. Off while registering: about 5x faster (shared notes).
   Error.stackTraceLimit = 0;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program as the CLI does
     await pulumi.runtime.runInPulumiStack(async () => require(entry));
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   } finally {
