@@ -32,7 +32,17 @@ export interface BaselineInput {
 
 /** Packages every node gets, and per role. */
 // Every server is a routed host on the fabric (FRR), see components/fabric.
-const BASE_PACKAGES = ["chrony", "openssh-server", "iproute2", "nftables", "curl", "jq", "ethtool", "lsb-release", "frr"];
+const BASE_PACKAGES = [
+  "chrony",
+  "openssh-server",
+  "iproute2",
+  "nftables",
+  "curl",
+  "jq",
+  "ethtool",
+  "lsb-release",
+  "frr",
+];
 const ROLE_PACKAGES: Record<string, readonly string[]> = {
   "k8s-server": ["conntrack", "socat", "ipset"],
   "k8s-agent": ["conntrack", "socat", "ipset"],

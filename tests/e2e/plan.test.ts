@@ -42,8 +42,16 @@ for (const stack of ["dev", "prod"]) {
       assert.equal(root.urn, `urn:pulumi:${stack}::estate::pulumi:pulumi:Stack::estate-${stack}`);
       for (const r of plan.resources) {
         assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "provider", "dependencies", "inputs"]);
-        if (r !== root) assert.ok(plan.resources.some((p) => p.urn === r.parent), `${r.urn} has a registered parent`);
-        for (const d of r.dependencies) assert.ok(plan.resources.some((p) => p.urn === d), `${d} is registered`);
+        if (r !== root)
+          assert.ok(
+            plan.resources.some((p) => p.urn === r.parent),
+            `${r.urn} has a registered parent`,
+          );
+        for (const d of r.dependencies)
+          assert.ok(
+            plan.resources.some((p) => p.urn === d),
+            `${d} is registered`,
+          );
       }
       const preview = fs.readFileSync(path.join(plan.dir, "preview.txt"), "utf8");
       assert.match(preview, new RegExp(`\\+ ${plan.resources.length} to create`));
