@@ -8,3 +8,4 @@ const outputs = composeEstate(estate, secrets);
 export const site = outputs.site;
 export const nodes = outputs.nodes;
 export const fabric = outputs.fabric;
+export const frontend = outputs.frontend;

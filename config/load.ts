@@ -11,6 +11,11 @@ import { parseEstate } from "./validate";
 export interface EstateSecrets {
   /** The SSH private key every remote command connects with. */
   readonly sshPrivateKey: pulumi.Output<string>;
+  /** Front tier: the PEM certificate chain and its key. */
+  readonly tlsCertificate: pulumi.Output<string>;
+  readonly tlsKey: pulumi.Output<string>;
+  /** Front tier: the VRRP password the balancers share. */
+  readonly vrrpPassword: pulumi.Output<string>;
 }
 
 /** A config error: printed by the CLI without a stack trace (a `RunError`). */
@@ -39,6 +44,9 @@ export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
   const config = new pulumi.Config("estate");
   const secrets: EstateSecrets = {
     sshPrivateKey: config.requireSecret<string>("sshPrivateKey" satisfies keyof typeof SecretKeys),
+    tlsCertificate: config.requireSecret<string>("tlsCertificate" satisfies keyof typeof SecretKeys),
+    tlsKey: config.requireSecret<string>("tlsKey" satisfies keyof typeof SecretKeys),
+    vrrpPassword: config.requireSecret<string>("vrrpPassword" satisfies keyof typeof SecretKeys),
   };
   return { estate: result.estate, secrets };
 }

@@ -347,6 +347,22 @@ export const SecretKeys = {
       `pulumi config set --secret estate:sshPrivateKey --stack ${stack} < ~/.ssh/estate_ed25519`,
     what: "the SSH private key the estate logs in with",
   },
+  // Front tier: the certificate Nginx serves on the VIP (leaf first, then intermediates).
+  tlsCertificate: {
+    setCommand: (stack: string) =>
+      `pulumi config set --secret estate:tlsCertificate --stack ${stack} < frontend-fullchain.pem`,
+    what: "the PEM certificate chain the front tier serves",
+  },
+  tlsKey: {
+    setCommand: (stack: string) => `pulumi config set --secret estate:tlsKey --stack ${stack} < frontend-key.pem`,
+    what: "the PEM private key of estate:tlsCertificate",
+  },
+  // Front tier: the VRRP (v2 PASS) password the balancers share, 1-8 characters.
+  vrrpPassword: {
+    setCommand: (stack: string) =>
+      `openssl rand -hex 4 | pulumi config set --secret estate:vrrpPassword --stack ${stack}`,
+    what: "the VRRP password the front-tier balancers share",
+  },
 } as const;
 
 export type SecretKey = keyof typeof SecretKeys;

@@ -18,6 +18,7 @@ import {
 } from "./allocate";
 import type { Estate, Server, ServerUplink, Switch } from "./model";
 import { ConfigKeys, type ConfigKey, formatChecks, isCidr, SecretKeys, type SecretKey } from "./schema";
+import { tlsPairProblems, vrrpPasswordProblems } from "./frontend";
 
 export interface RawConfig {
   /** Stack name, used only in the text of fixes (`--stack <name>`). */
@@ -195,6 +196,10 @@ function checkSecrets(raw: RawConfig, problems: Problems): void {
       );
     }
   }
+  // Front tier: the certificate parses and matches its key and the VRRP password fits (config/frontend.ts).
+  for (const [key, message] of tlsPairProblems(raw.values[`${NS}:tlsCertificate`], raw.values[`${NS}:tlsKey`]))
+    problems.add(key, message);
+  for (const [key, message] of vrrpPasswordProblems(raw.values[`${NS}:vrrpPassword`])) problems.add(key, message);
 }
 
 function duplicates<T>(items: readonly T[], keyOf: (t: T) => string | undefined): Map<string, number[]> {

@@ -7,6 +7,7 @@ import type { EstateSecrets } from "../config/load";
 import type { Estate } from "../config/model";
 import { HardwareNode } from "../components/node";
 import { type FabricOutput, SpineLeafFabric } from "../components/fabric";
+import { FrontTier, type FrontendOutput } from "../components/frontend";
 
 /** The stack outputs: a contract that ops scripts read (see README, "Stack outputs"). */
 export interface EstateOutputs {
@@ -21,6 +22,8 @@ export interface EstateOutputs {
   }[];
   /** Fabric topology: switches, routed servers, links, oversubscription per leaf. */
   readonly fabric: pulumi.Output<FabricOutput>;
+  /** Front tier: the VIP, the balancers with their VRRP priorities, the ports. */
+  readonly frontend: pulumi.Output<FrontendOutput>;
 }
 
 export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
@@ -30,6 +33,14 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
   const fabric = new SpineLeafFabric("fabric", {
     estate,
     privateKey: secrets.sshPrivateKey,
+    nodes: Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]])),
+  });
+  const frontend = new FrontTier("frontend", {
+    estate,
+    privateKey: secrets.sshPrivateKey,
+    tlsCertificate: secrets.tlsCertificate,
+    tlsKey: secrets.tlsKey,
+    vrrpPassword: secrets.vrrpPassword,
     nodes: Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]])),
   });
   return {
@@ -43,5 +54,6 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
       ready: nodes[i].ready,
     })),
     fabric: fabric.topology,
+    frontend: frontend.summary,
   };
 }

@@ -23,7 +23,16 @@ function qualify(key: string): string {
   return key.includes(":") ? key : `estate:${key}`;
 }
 
+/** Secrets whose placeholder must parse: committed fixtures for the plan and tests only (never deployed). */
+const PARSEABLE_PLACEHOLDERS: Record<string, string> = {
+  "estate:tlsCertificate": "tests/fixtures/plan-only-tls.crt",
+  "estate:tlsKey": "tests/fixtures/plan-only-tls.key",
+  "estate:vrrpPassword": "tests/fixtures/plan-only-vrrp-password",
+};
+
 export function placeholderFor(key: string): string {
+  const fixture = PARSEABLE_PLACEHOLDERS[key];
+  if (fixture) return fs.readFileSync(path.join(__dirname, "..", fixture), "utf8");
   return `[plan placeholder for ${key}: not a real secret]`;
 }
 

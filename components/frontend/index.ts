@@ -1,0 +1,171 @@
+/**
+ * `estate:frontend:FrontTier`: an Nginx pair (or more) behind a keepalived VIP on the
+ * servers with role `lb`.
+ *
+ * Children per balancer `<b>` (names from the host name, never list positions):
+ *   `<name>-<b>-setup`          non-local bind, Nginx folders (after the node baseline)
+ *   `<name>-<b>-tls-cert`       the certificate, 0600, secret
+ *   `<name>-<b>-tls-key`        the key, 0600, secret
+ *   `<name>-<b>-nginx`          nginx.conf, checked with `nginx -t`, then reload
+ *   `<name>-<b>-vrrp-auth`      keepalived's authentication include, 0600, secret
+ *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`, then reload
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { vrrpPasswordOf } from "../../config/frontend";
+import type { Estate } from "../../config/model";
+import type { HardwareNode } from "../node";
+import { connectionFor, remoteFile, remoteScript } from "../shared/remote";
+import {
+  FRONTEND_PATHS,
+  frontTierInputFor,
+  KEEPALIVED_RELOAD,
+  NGINX_RELOAD,
+  renderKeepalivedConf,
+  renderNginxConf,
+  renderSetup,
+  renderVrrpAuth,
+} from "./render";
+
+export * from "./render";
+
+export interface FrontTierArgs {
+  readonly estate: Estate;
+  /** The SSH private key (secret). */
+  readonly privateKey: pulumi.Input<string>;
+  /** The PEM certificate chain served on the VIP (secret). */
+  readonly tlsCertificate: pulumi.Input<string>;
+  /** Its PEM private key (secret). */
+  readonly tlsKey: pulumi.Input<string>;
+  /** The VRRP password the balancers share (secret, 1-8 letters and digits). */
+  readonly vrrpPassword: pulumi.Input<string>;
+  /** The HardwareNode of each server by name; delivery waits for the balancers' nodes. */
+  readonly nodes: Readonly<Record<string, HardwareNode>>;
+}
+
+/** Stack output `frontend`: a contract for ops scripts. */
+export interface FrontendOutput {
+  readonly vip: string;
+  readonly balancers: readonly { readonly name: string; readonly address: string; readonly priority: number }[];
+  readonly ports: { readonly https: number; readonly http: number };
+}
+
+export class FrontTier extends pulumi.ComponentResource {
+  public readonly vip: pulumi.Output<string>;
+  public readonly summary: pulumi.Output<FrontendOutput>;
+
+  constructor(name: string, args: FrontTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("estate:frontend:FrontTier", name, {}, opts);
+    const input = frontTierInputFor(args.estate);
+    const servers = new Map(args.estate.servers.map((s) => [s.name, s]));
+
+    // VRRPv2 PASS authentication (at most 8 characters) guards against a foreign router
+    // on the segment, not an attacker who can sniff it.
+    const authText = pulumi.secret(pulumi.output(args.vrrpPassword).apply((p) => renderVrrpAuth(vrrpPasswordOf(p))));
+    const certificate = pulumi.secret(args.tlsCertificate);
+    const key = pulumi.secret(args.tlsKey);
+
+    for (const b of input.balancers) {
+      const server = servers.get(b.name)!;
+      const node = args.nodes[b.name];
+      if (!node) throw new Error(`FrontTier ${name}: no HardwareNode for balancer ${b.name}`);
+      const connection = connectionFor(server.ssh, args.privateKey);
+      const user = server.ssh.user;
+      const file = (f: string): string => `frontend/${b.name}/${f}`;
+
+      const setup = remoteScript(
+        `${name}-${b.name}-setup`,
+        { connection, user, script: renderSetup(b.name), target: b.name, file: file("setup.sh") },
+        { parent: this, dependsOn: [node] },
+      );
+      const cert = remoteFile(
+        `${name}-${b.name}-tls-cert`,
+        {
+          connection,
+          user,
+          content: certificate,
+          path: FRONTEND_PATHS.tlsCertificate,
+          mode: "0600",
+          onChange: NGINX_RELOAD,
+          target: b.name,
+          file: file("tls.crt"),
+          kind: "nginx",
+          secret: true,
+        },
+        { parent: this, dependsOn: [setup] },
+      );
+      const tlsKey = remoteFile(
+        `${name}-${b.name}-tls-key`,
+        {
+          connection,
+          user,
+          content: key,
+          path: FRONTEND_PATHS.tlsKey,
+          mode: "0600",
+          onChange: NGINX_RELOAD,
+          target: b.name,
+          file: file("tls.key"),
+          kind: "nginx",
+          secret: true,
+        },
+        { parent: this, dependsOn: [cert] },
+      );
+      remoteFile(
+        `${name}-${b.name}-nginx`,
+        {
+          connection,
+          user,
+          content: renderNginxConf(input, b.name),
+          path: FRONTEND_PATHS.nginxConf,
+          mode: "0644",
+          check: 'nginx -t -q -c "$new"',
+          onChange: NGINX_RELOAD,
+          target: b.name,
+          file: file("nginx.conf"),
+          kind: "nginx",
+        },
+        { parent: this, dependsOn: [tlsKey] },
+      );
+      const auth = remoteFile(
+        `${name}-${b.name}-vrrp-auth`,
+        {
+          connection,
+          user,
+          content: authText,
+          path: FRONTEND_PATHS.vrrpAuth,
+          mode: "0600",
+          onChange: KEEPALIVED_RELOAD,
+          target: b.name,
+          file: file("keepalived-auth.conf"),
+          kind: "keepalived",
+          secret: true,
+        },
+        { parent: this, dependsOn: [setup] },
+      );
+      remoteFile(
+        `${name}-${b.name}-keepalived`,
+        {
+          connection,
+          user,
+          content: renderKeepalivedConf(input, b.name),
+          path: FRONTEND_PATHS.keepalivedConf,
+          mode: "0644",
+          check: 'keepalived -t -f "$new"',
+          onChange: KEEPALIVED_RELOAD,
+          target: b.name,
+          file: file("keepalived.conf"),
+          kind: "keepalived",
+        },
+        { parent: this, dependsOn: [auth] },
+      );
+    }
+
+    const summary: FrontendOutput = {
+      vip: input.vip,
+      balancers: input.balancers.map((b) => ({ name: b.name, address: b.address, priority: b.priority })),
+      ports: { https: input.ports.https, http: input.ports.http },
+    };
+    this.vip = pulumi.output(input.vip);
+    this.summary = pulumi.output(summary);
+    this.registerOutputs({ vip: this.vip, summary: this.summary });
+  }
+}
