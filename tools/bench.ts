@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Command } from "commander";
+import { planProcessArgs } from "./plan";
 import { writeSynthStack } from "./synth";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -22,18 +23,12 @@ interface Run {
 }
 
 function runPlan(name: string, stackFile: string | undefined, out: string): Run {
-  const args = [
-    require.resolve("ts-node/dist/bin.js"),
-    "--transpile-only",
-    path.join(PROJECT_DIR, "tools", "plan.ts"),
-    "--stack",
-    name,
-    "--out",
-    out,
-    ...(stackFile ? ["--stack-file", stackFile] : []),
-  ];
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, planProcessArgs(name, out, stackFile), {
+    cwd: PROJECT_DIR,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`plan ${name} failed:\n${r.stderr}`);
   const figure = (key: string): number =>

@@ -162,6 +162,20 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
   };
 }
 
+/** The arguments for `node` that run this plan in a process of its own (tests, benchmark). */
+export function planProcessArgs(stack: string, out: string, stackFile?: string): string[] {
+  return [
+    require.resolve("ts-node/dist/bin.js"),
+    "--transpile-only",
+    path.join(PROJECT_DIR, "tools", "plan.ts"),
+    "--stack",
+    stack,
+    "--out",
+    out,
+    ...(stackFile ? ["--stack-file", stackFile] : []),
+  ];
+}
+
 async function main(): Promise<void> {
   const cli = new Command()
     .name("npm run plan --")

@@ -38,6 +38,38 @@ export function asRoot(user: string, cmd: string): string {
   return user === "root" ? cmd : `sudo -n ${cmd}`;
 }
 
+/**
+ * The one shape of every remote command here: a constant command string that reads its
+ * payload from stdin, `update` equal to `create`, and a trigger from the payload's hash.
+ * A secret payload or output: stdout/stderr secret and no logging.
+ */
+function stdinCommand(
+  name: string,
+  a: {
+    connection: command.types.input.remote.ConnectionArgs;
+    run: string;
+    deleteCommand?: string;
+    stdin: pulumi.Input<string>;
+    trigger: pulumi.Input<string>;
+    secret?: boolean;
+  },
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  return new command.remote.Command(
+    name,
+    {
+      connection: a.connection,
+      create: a.run,
+      update: a.run,
+      ...(a.deleteCommand ? { delete: a.deleteCommand } : {}),
+      stdin: a.stdin,
+      triggers: [a.trigger],
+      ...(a.secret ? { logging: "none" as const } : {}),
+    },
+    { ...opts, ...(a.secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+  );
+}
+
 export interface RemoteScriptArgs {
   readonly connection: command.types.input.remote.ConnectionArgs;
   readonly user: string;
@@ -57,22 +89,17 @@ export function remoteScript(
   args: RemoteScriptArgs,
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
-  const run = asRoot(args.user, "bash -s");
-  const cmd = new command.remote.Command(
+  const cmd = stdinCommand(
     name,
     {
       connection: args.connection,
-      create: run,
-      update: run,
-      ...(args.deleteCommand ? { delete: args.deleteCommand } : {}),
+      run: asRoot(args.user, "bash -s"),
+      deleteCommand: args.deleteCommand,
       stdin: args.script,
-      triggers: [sha256(args.script)],
-      ...(args.outputIsSecret ? { logging: "none" as const } : {}),
+      trigger: sha256(args.script),
+      secret: args.outputIsSecret,
     },
-    {
-      ...opts,
-      ...(args.outputIsSecret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
-    },
+    opts,
   );
   tagArtifact(cmd, { kind: "shell", target: args.target, property: "stdin", file: args.file });
   if (args.deleteCommand) {
@@ -161,18 +188,17 @@ export function remoteFile(
   const hash =
     args.contentHash ??
     (typeof args.content === "string" ? sha256(args.content) : pulumi.output(args.content).apply(sha256));
-  const cmd = new command.remote.Command(
+  const cmd = stdinCommand(
     name,
     {
       connection: args.connection,
-      create: run,
-      update: run,
-      ...(args.deleteCommand ? { delete: args.deleteCommand } : {}),
+      run,
+      deleteCommand: args.deleteCommand,
       stdin: args.content,
-      triggers: [hash],
-      ...(args.secret ? { logging: "none" as const } : {}),
+      trigger: hash,
+      secret: args.secret,
     },
-    { ...opts, ...(args.secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+    opts,
   );
   tagArtifact(cmd, { kind: args.kind, target: args.target, property: "stdin", file: args.file });
   tagArtifact(cmd, { kind: "shell", target: args.target, property: "create", file: `${args.file}.install.sh` });

@@ -11,6 +11,7 @@ import * as path from "path";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
 import { writeSynthStack } from "../../tools/synth";
+import { FIVE_MISTAKES } from "../helpers/config";
 import { planFailure, planStack, PROJECT_DIR, type PlanResult } from "../helpers/plan";
 import { requireTool } from "../helpers/tools";
 
@@ -150,12 +151,7 @@ describe("offline plan: invalid config", function () {
     const doc = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
       config: Record<string, any>;
     };
-    const c = doc.config;
-    c["estate:servers"][1].mgmtAddress = "10.10.0.300";
-    c["estate:servers"][6].name = "wrk-1";
-    c["estate:servers"][2].uplinks[1].leaf = "leaf-1a";
-    c["estate:frontend"].vip = "10.99.0.10";
-    c["estate:ceph"].replicas = 5;
+    FIVE_MISTAKES.apply(doc.config);
     const file = path.join(tmp, "Pulumi.broken.yaml");
     fs.writeFileSync(file, yaml.dump(doc));
     const r = planFailure("broken", file);
@@ -164,14 +160,7 @@ describe("offline plan: invalid config", function () {
     for (const l of lines) assert.match(l, /^estate:\S+: /);
     assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
     const keys = lines.map((l) => l.split(": ")[0]);
-    for (const k of [
-      "estate:servers[1].mgmtAddress",
-      "estate:servers[6].name",
-      "estate:servers[2].uplinks[1].leaf",
-      "estate:frontend.vip",
-      "estate:ceph.replicas",
-    ])
-      assert.ok(keys.includes(k), `${k} in:\n${r.stderr}`);
+    for (const k of FIVE_MISTAKES.keys) assert.ok(keys.includes(k), `${k} in:\n${r.stderr}`);
     assert.deepEqual(fs.readdirSync(r.out), [], "nothing is written for an invalid config");
     fs.rmSync(r.out, { recursive: true, force: true });
   });

@@ -20,3 +20,30 @@ export function problems(raw: RawConfig): readonly string[] {
   const r = parseEstate(raw);
   return r.ok ? [] : r.problems;
 }
+
+/** Five different mistakes in the prod config, and the keys their lines must name. */
+export const FIVE_MISTAKES = {
+  keys: [
+    "estate:servers[1].mgmtAddress",
+    "estate:servers[6].name",
+    "estate:servers[2].uplinks[1].leaf",
+    "estate:frontend.vip",
+    "estate:ceph.replicas",
+  ],
+  /** Applies them to a `config:` map of parsed values (as in a stack file). */
+  apply(config: Record<string, any>): void {
+    config["estate:servers"][1].mgmtAddress = "10.10.0.300";
+    config["estate:servers"][6].name = "wrk-1";
+    config["estate:servers"][2].uplinks[1].leaf = "leaf-1a";
+    config["estate:frontend"].vip = "10.99.0.10";
+    config["estate:ceph"].replicas = 5;
+  },
+};
+
+/** `raw` with FIVE_MISTAKES applied. */
+export function withFiveMistakes(raw: RawConfig): RawConfig {
+  const keys = ["estate:servers", "estate:frontend", "estate:ceph"];
+  const config = Object.fromEntries(keys.map((k) => [k, JSON.parse(raw.values[k])]));
+  FIVE_MISTAKES.apply(config);
+  return { ...raw, values: { ...raw.values, ...Object.fromEntries(keys.map((k) => [k, JSON.stringify(config[k])])) } };
+}

@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { ArtifactEntry } from "../../tools/plan";
+import { type ArtifactEntry, planProcessArgs } from "../../tools/plan";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
@@ -40,17 +40,11 @@ export function planStack(stack: string, stackFile?: string): PlanResult {
   const hit = cache.get(key);
   if (hit) return hit;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `estate-plan-${stack}-`));
-  const args = [
-    require.resolve("ts-node/dist/bin.js"),
-    "--transpile-only",
-    path.join(PROJECT_DIR, "tools", "plan.ts"),
-    "--stack",
-    stack,
-    "--out",
-    dir,
-    ...(stackFile ? ["--stack-file", stackFile] : []),
-  ];
-  const stdout = execFileSync(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8", stdio: "pipe" });
+  const stdout = execFileSync(process.execPath, planProcessArgs(stack, dir, stackFile), {
+    cwd: PROJECT_DIR,
+    encoding: "utf8",
+    stdio: "pipe",
+  });
   const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   const index = read("artifacts/INDEX.json") as ArtifactEntry[];
   const result: PlanResult = {
@@ -73,21 +67,11 @@ export function planFailure(
 ): { status: number; stderr: string; stdout: string; out: string } {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "estate-plan-fail-"));
   try {
-    execFileSync(
-      process.execPath,
-      [
-        require.resolve("ts-node/dist/bin.js"),
-        "--transpile-only",
-        path.join(PROJECT_DIR, "tools", "plan.ts"),
-        "--stack",
-        stack,
-        "--stack-file",
-        stackFile,
-        "--out",
-        fs.mkdtempSync(path.join(os.tmpdir(), "estate-plan-fail-")),
-      ],
-      { cwd: PROJECT_DIR, encoding: "utf8", stdio: "pipe" },
-    );
+    execFileSync(process.execPath, planProcessArgs(stack, out, stackFile), {
+      cwd: PROJECT_DIR,
+      encoding: "utf8",
+      stdio: "pipe",
+    });
   } catch (e) {
     const err = e as { status: number; stderr: string; stdout: string };
     return { status: err.status, stderr: err.stderr, stdout: err.stdout, out };
