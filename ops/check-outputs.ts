@@ -1,0 +1,26 @@
+/**
+ * Checks stack outputs against the contract ops scripts rely on (ops/outputs.schema.json):
+ *
+ *   pulumi stack output --json -s prod | npx ts-node --transpile-only ops/check-outputs.ts
+ *   npx ts-node --transpile-only ops/check-outputs.ts plan/prod/outputs.json
+ *
+ * Exit 0 when they conform; 1 with one line per violation otherwise.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import Ajv from "ajv";
+
+export function outputProblems(outputs: unknown): string[] {
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "outputs.schema.json"), "utf8"));
+  const validate = new Ajv({ allErrors: true }).compile(schema);
+  if (validate(outputs)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message}`);
+}
+
+if (require.main === module) {
+  const file = process.argv[2];
+  const text = fs.readFileSync(file ?? 0, "utf8");
+  const problems = outputProblems(JSON.parse(text));
+  for (const p of problems) console.error(p);
+  process.exit(problems.length ? 1 : 0);
+}
