@@ -1,0 +1,131 @@
+/**
+ * SpineLeafFabric under Pulumi's mocks: every registration recorded, asserted by type,
+ * name, parent, inputs and dependencies; artifacts tagged as the offline plan reads them.
+ */
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { type FabricOutput, SpineLeafFabric } from "../../components/fabric";
+import { planFabric } from "../../components/fabric/plan";
+import { FRR_CHECK, FRR_RELOAD, frrInputFor, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
+import { HardwareNode } from "../../components/node";
+import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
+import { asRoot, renderInstallFile, sha256 } from "../../components/shared/remote";
+import { shq } from "../../components/shared/shell";
+import type { Estate } from "../../config/model";
+import { parseEstate } from "../../config/validate";
+import { installMocks, isSecretValue, type Recorder, type RecordedResource } from "../../tools/harness";
+import { rawConfig } from "../helpers/config";
+
+async function settle(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+describe("SpineLeafFabric (mocks)", () => {
+  let rec: Recorder;
+  let estate: Estate;
+  let fabric: SpineLeafFabric;
+  let component: RecordedResource;
+  const named = (n: string) => {
+    const r = rec.resources.find((x) => x.name === n);
+    assert.ok(r, `${n} is registered`);
+    return r;
+  };
+
+  before(async () => {
+    clearArtifactTags();
+    const r = parseEstate(rawConfig("dev"));
+    if (!r.ok) throw new Error(r.problems.join("\n"));
+    estate = r.estate;
+    rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
+    const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
+    const nodes = Object.fromEntries(
+      estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, estate, privateKey })]),
+    );
+    fabric = new SpineLeafFabric("fabric", { estate, privateKey, nodes });
+    await settle();
+    component = named("fabric");
+  });
+
+  it("registers the component and two commands per switch and server, named from stable names, parented to it", () => {
+    assert.equal(component.type, "estate:fabric:SpineLeafFabric");
+    assert.equal(component.urn, "urn:pulumi:dev::estate::estate:fabric:SpineLeafFabric::fabric");
+    const children = rec.resources.filter((r) => r.parent === component.urn);
+    const hosts = ["spine-1", "leaf-1a", "leaf-1b", "srv-1", "srv-2", "srv-3"];
+    assert.deepEqual(
+      children.map((c) => `${c.type} ${c.name}`).sort(),
+      hosts
+        .flatMap((h) => [
+          `command:remote:Command fabric-${h}-frr-daemons`,
+          `command:remote:Command fabric-${h}-frr-conf`,
+        ])
+        .sort(),
+    );
+  });
+
+  it("delivers each node's rendered frr.conf as stdin, checked with vtysh -C and reloaded on change", () => {
+    const plan = planFabric(estate);
+    const install = asRoot(
+      "estate",
+      `bash -c ${shq(renderInstallFile({ path: "/etc/frr/frr.conf", mode: "0640", owner: "frr:frr", check: FRR_CHECK, onChange: FRR_RELOAD }))}`,
+    );
+    for (const h of [...estate.switches, ...estate.servers]) {
+      const r = named(`fabric-${h.name}-frr-conf`);
+      const text = renderFrrConf(frrInputFor(plan, estate, h.name));
+      assert.equal(r.rawInputs.stdin, text);
+      assert.deepEqual(r.rawInputs.triggers, [sha256(text)]);
+      assert.equal(r.rawInputs.create, install);
+      assert.equal(r.rawInputs.update, install, "a changed config reruns in place");
+      const d = named(`fabric-${h.name}-frr-daemons`);
+      const script = renderFrrDaemons({ name: h.name, forwarding: h.kind === "switch" });
+      assert.equal(d.rawInputs.stdin, script);
+      assert.equal(d.rawInputs.create, "sudo -n bash -s");
+    }
+  });
+
+  it("connects to each host with its pinned key and the secret private key, never inside a command", () => {
+    for (const r of rec.resources.filter((x) => x.parent === component.urn)) {
+      assert.ok(isSecretValue(r.rawInputs.connection));
+      for (const k of ["create", "update", "stdin"])
+        assert.ok(!String(r.rawInputs[k] ?? "").includes("PRIVATE-KEY-FOR-TEST"), `${r.name} ${k}`);
+    }
+  });
+
+  it("orders: a server's FRR waits for its HardwareNode; the config waits for the daemons", () => {
+    for (const s of estate.servers) {
+      const d = named(`fabric-${s.name}-frr-daemons`);
+      // dependsOn the component: the engine waits for its children, preflight and baseline.
+      const node = "urn:pulumi:dev::estate::estate:node:HardwareNode$command:remote:Command";
+      assert.deepEqual(d.dependencies, [`${node}::${s.name}-baseline`, `${node}::${s.name}-preflight`]);
+    }
+    for (const sw of estate.switches) assert.deepEqual(named(`fabric-${sw.name}-frr-daemons`).dependencies, []);
+    for (const h of [...estate.switches, ...estate.servers])
+      assert.deepEqual(named(`fabric-${h.name}-frr-conf`).dependencies, [named(`fabric-${h.name}-frr-daemons`).urn]);
+  });
+
+  it("tags every frr.conf as an frr artifact of its node, and the scripts as shell", () => {
+    const tags = taggedArtifacts()
+      .map((t) => t.tag)
+      .filter((t) => t.file.startsWith("fabric/"));
+    const frr = tags.filter((t) => t.kind === "frr").map((t) => [t.target, t.property, t.file]);
+    assert.deepEqual(
+      frr,
+      ["spine-1", "leaf-1a", "leaf-1b", "srv-1", "srv-2", "srv-3"].map((h) => [h, "stdin", `fabric/${h}/frr.conf`]),
+    );
+    assert.equal(tags.filter((t) => t.kind === "shell").length, 12);
+  });
+
+  it("exposes the topology output in the contract's shape", async () => {
+    const out = await new Promise<FabricOutput>((r) => fabric.topology.apply(r));
+    assert.deepEqual(Object.keys(out).sort(), ["links", "oversubscription", "servers", "switches"]);
+    assert.deepEqual(out.switches[0], { name: "spine-1", role: "spine", asn: 65000, loopback: "10.111.0.1" });
+    assert.deepEqual(out.links[2], {
+      a: { node: "srv-1", iface: "ens1f0" },
+      b: { node: "leaf-1a", iface: "swp1" },
+      speedGbps: 25,
+    });
+    assert.deepEqual(out.oversubscription, [
+      { leaf: "leaf-1a", ratio: 0.75 },
+      { leaf: "leaf-1b", ratio: 0.75 },
+    ]);
+  });
+});
