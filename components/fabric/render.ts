@@ -159,7 +159,7 @@ if [[ ! -f "$daemons" ]]; then
 fi
 changed=0
 for d in bgpd bfdd; do
-  if ! grep -q "^\${d}=yes\$" "$daemons"; then
+  if ! grep -q "^\${d}=yes$" "$daemons"; then
     if grep -q "^\${d}=" "$daemons"; then
       sed -i "s/^\${d}=.*/\${d}=yes/" "$daemons"
     else

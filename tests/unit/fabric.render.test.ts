@@ -77,7 +77,7 @@ describe("fabric renderers", () => {
     );
     assert.match(c, /route-map FABRIC-IN permit 10\n match ip address prefix-list ESTATE\n/);
     assert.match(c, /route-map FABRIC-OUT permit 10\n match ip address prefix-list ESTATE\n/);
-    assert.match(c, /neighbor fabric route-map FABRIC-IN in\n  neighbor fabric route-map FABRIC-OUT out/);
+    assert.match(c, /neighbor fabric route-map FABRIC-IN in\n {2}neighbor fabric route-map FABRIC-OUT out/);
     assert.doesNotMatch(c, /default-originate|0\.0\.0\.0\/0 (le|ge)|permit 0\.0\.0\.0/);
   });
 
@@ -87,8 +87,8 @@ describe("fabric renderers", () => {
     assert.match(c, / neighbor ens1f0 interface peer-group fabric\n neighbor ens1f1 interface peer-group fabric\n/);
     assert.match(c, /ip prefix-list OWN-LOOPBACK seq 10 permit 10\.111\.0\.65\/32\n/);
     assert.match(c, /route-map FABRIC-OUT permit 10\n match ip address prefix-list OWN-LOOPBACK\n/);
-    assert.match(c, /  network 10\.111\.0\.65\/32\n/);
-    assert.match(c, /  maximum-paths 64\n/);
+    assert.match(c, / {2}network 10\.111\.0\.65\/32\n/);
+    assert.match(c, / {2}maximum-paths 64\n/);
   });
 
   it("numbered: /31 on each fabric interface, neighbours by address", () => {
@@ -134,7 +134,7 @@ describe("fabric renderers", () => {
     assert.match(s, /^#!\/bin\/bash\n/);
     assert.match(s, /\nset -euo pipefail\n/);
     assert.match(s, /for d in bgpd bfdd; do/);
-    assert.match(s, /if \[\[ "\$changed" -eq 1 \]\]; then\n  systemctl restart frr\n/);
+    assert.match(s, /if \[\[ "\$changed" -eq 1 \]\]; then\n {2}systemctl restart frr\n/);
     assert.match(s, /net\.ipv4\.ip_forward = 1/);
     assert.doesNotMatch(renderFrrDaemons({ name: "srv-1", forwarding: false }), /ip_forward/);
   });
@@ -142,6 +142,6 @@ describe("fabric renderers", () => {
   it("reloads with frr-reload.py and restarts FRR when a reload fails half-way", () => {
     assert.equal(FRR_CHECK, 'vtysh -C -f "$new" >/dev/null');
     assert.match(FRR_RELOAD, /^if ! \/usr\/lib\/frr\/frr-reload\.py --reload \/etc\/frr\/frr\.conf; then\n/);
-    assert.match(FRR_RELOAD, /\n  systemctl restart frr\n/);
+    assert.match(FRR_RELOAD, /\n {2}systemctl restart frr\n/);
   });
 });
