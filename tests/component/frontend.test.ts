@@ -1,0 +1,206 @@
+/**
+ * FrontTier under Pulumi's mocks: every registration recorded and asserted by type, name,
+ * parent, inputs, dependencies and secret handling.
+ */
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { FrontTier } from "../../components/frontend";
+import {
+  FRONTEND_PATHS,
+  frontTierInputFor,
+  renderKeepalivedConf,
+  renderNginxConf,
+  renderSetup,
+} from "../../components/frontend/render";
+import { HardwareNode } from "../../components/node";
+import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
+import { sha256 } from "../../components/shared/remote";
+import type { Estate } from "../../config/model";
+import { parseEstate } from "../../config/validate";
+import { inputAt, installMocks, isSecretValue, type Recorder } from "../../tools/harness";
+import { rawConfig } from "../helpers/config";
+
+const CERT = "CERT-FOR-TEST";
+const KEY = "KEY-FOR-TEST";
+const PASS = "pass1234";
+const SSH = "SSH-KEY-FOR-TEST";
+
+async function settle(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+describe("FrontTier (mocks)", () => {
+  let rec: Recorder;
+  let estate: Estate;
+  let tier: FrontTier;
+  const secretOutputs = new Map<string, string[]>();
+
+  before(async () => {
+    clearArtifactTags();
+    const r = parseEstate(rawConfig("prod"));
+    if (!r.ok) throw new Error(r.problems.join("\n"));
+    estate = r.estate;
+    rec = installMocks("prod", { values: {}, secretKeys: [] }, true);
+    // Also record additionalSecretOutputs, which the recorder does not keep.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      registerResource(req: { getName(): string; getAdditionalsecretoutputsList(): string[] }, cb: unknown): unknown;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+      secretOutputs.set(req.getName(), req.getAdditionalsecretoutputsList());
+      return register(req, cb);
+    };
+    const balancers = estate.servers.filter((s) => s.roles.includes("lb"));
+    const nodes = Object.fromEntries(
+      balancers.map((server) => [
+        server.name,
+        new HardwareNode(server.name, { server, estate, privateKey: pulumi.secret(SSH) }),
+      ]),
+    );
+    tier = new FrontTier("frontend", {
+      estate,
+      privateKey: pulumi.secret(SSH),
+      tlsCertificate: pulumi.secret(CERT),
+      tlsKey: pulumi.secret(KEY),
+      vrrpPassword: pulumi.secret(PASS),
+      nodes,
+    });
+    await settle();
+  });
+
+  const mine = () => rec.resources.filter((r) => r.name === "frontend" || r.name.startsWith("frontend-"));
+  const byName = (n: string) => {
+    const r = rec.resources.find((x) => x.name === n);
+    if (!r) throw new Error(`${n} was not registered`);
+    return r;
+  };
+
+  it("registers the component and six commands per balancer, named by host, parented to it", () => {
+    const steps = ["setup", "tls-cert", "tls-key", "nginx", "vrrp-auth", "keepalived"];
+    assert.deepEqual(
+      mine()
+        .map((r) => `${r.type} ${r.name}`)
+        .sort(),
+      [
+        "estate:frontend:FrontTier frontend",
+        ...["lb-1", "lb-2"].flatMap((b) => steps.map((s) => `command:remote:Command frontend-${b}-${s}`)),
+      ].sort(),
+    );
+    const component = byName("frontend");
+    assert.equal(component.urn, "urn:pulumi:prod::estate::estate:frontend:FrontTier::frontend");
+    for (const child of mine().slice(1)) assert.equal(child.parent, component.urn);
+  });
+
+  it("delivers the rendered configs as stdin with the right paths, modes and checks", () => {
+    const input = frontTierInputFor(estate);
+    for (const b of ["lb-1", "lb-2"]) {
+      const nginx = byName(`frontend-${b}-nginx`);
+      assert.equal(nginx.rawInputs.stdin, renderNginxConf(input, b));
+      assert.deepEqual(nginx.rawInputs.triggers, [sha256(renderNginxConf(input, b))]);
+      const create = String(nginx.rawInputs.create);
+      assert.match(create, /^sudo -n bash -c /);
+      assert.ok(create.includes(`chmod 0644 "$new"`));
+      assert.ok(create.includes(`nginx -t -q -c "$new"`), "checked before it replaces the live file");
+      assert.ok(create.includes("systemctl reload nginx"), "graceful reload");
+      assert.ok(create.includes(FRONTEND_PATHS.nginxConf));
+      assert.equal(nginx.rawInputs.update, nginx.rawInputs.create, "a change reruns in place");
+
+      const ka = byName(`frontend-${b}-keepalived`);
+      assert.equal(ka.rawInputs.stdin, renderKeepalivedConf(input, b));
+      assert.ok(String(ka.rawInputs.create).includes(`keepalived -t -f "$new"`));
+      assert.ok(String(ka.rawInputs.create).includes("systemctl reload keepalived"));
+
+      assert.equal(byName(`frontend-${b}-setup`).rawInputs.stdin, renderSetup(b));
+      for (const [step, path] of [
+        ["tls-cert", FRONTEND_PATHS.tlsCertificate],
+        ["tls-key", FRONTEND_PATHS.tlsKey],
+        ["vrrp-auth", FRONTEND_PATHS.vrrpAuth],
+      ]) {
+        const create = String(byName(`frontend-${b}-${step}`).rawInputs.create);
+        assert.ok(create.includes(`chmod 0600 "$new"`), `${step} is 0600`);
+        assert.ok(create.includes(path), `${step} goes to ${path}`);
+      }
+    }
+  });
+
+  it("keeps the TLS pair and the VRRP password secret: stdin only, no logging, secret outputs", () => {
+    const secrets = [CERT, KEY, PASS, SSH];
+    for (const b of ["lb-1", "lb-2"]) {
+      for (const [step, value] of [
+        ["tls-cert", CERT],
+        ["tls-key", KEY],
+        ["vrrp-auth", `auth_pass ${PASS}`],
+      ]) {
+        const r = byName(`frontend-${b}-${step}`);
+        assert.ok(isSecretValue(r.rawInputs.stdin), `${step} stdin is secret`);
+        assert.ok(String(inputAt(r.rawInputs, "stdin").value).includes(value));
+        assert.equal(r.rawInputs.logging, "none", `${step} is not logged`);
+        for (const o of ["stdout", "stderr"])
+          assert.ok(secretOutputs.get(r.name)?.includes(o), `${step} ${o} is a secret output`);
+        assert.ok(
+          isSecretValue(r.rawInputs.triggers) || isSecretValue((r.rawInputs.triggers as unknown[])[0]),
+          `${step} hash is secret`,
+        );
+      }
+      for (const step of ["nginx", "keepalived", "setup"]) {
+        const r = byName(`frontend-${b}-${step}`);
+        assert.equal(typeof r.rawInputs.stdin, "string", `${step} is a reviewable, non-secret artifact`);
+      }
+    }
+    for (const r of mine().slice(1)) {
+      assert.ok(isSecretValue(r.rawInputs.connection));
+      for (const k of ["create", "update", "delete"])
+        for (const s of secrets) assert.ok(!String(r.rawInputs[k] ?? "").includes(s), `${r.name}.${k} holds no secret`);
+    }
+  });
+
+  it("waits for the balancer's node, then orders cert, key, nginx.conf and auth, keepalived.conf", () => {
+    for (const b of ["lb-1", "lb-2"]) {
+      const urn = (s: string) => byName(`frontend-${b}-${s}`).urn;
+      // dependsOn a component waits for its children: the node's preflight and baseline.
+      assert.ok(byName(`frontend-${b}-setup`).dependencies.some((d) => d.endsWith(`::${b}-baseline`)));
+      assert.deepEqual(byName(`frontend-${b}-tls-cert`).dependencies, [urn("setup")]);
+      assert.deepEqual(byName(`frontend-${b}-tls-key`).dependencies, [urn("tls-cert")]);
+      assert.deepEqual(byName(`frontend-${b}-nginx`).dependencies, [urn("tls-key")]);
+      assert.deepEqual(byName(`frontend-${b}-vrrp-auth`).dependencies, [urn("setup")]);
+      assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("vrrp-auth")]);
+    }
+  });
+
+  it("connects to each balancer with its pinned host key", () => {
+    for (const b of ["lb-1", "lb-2"]) {
+      const server = estate.servers.find((s) => s.name === b)!;
+      const r = byName(`frontend-${b}-nginx`);
+      assert.equal(inputAt(r.rawInputs, "connection.host").value, server.mgmtAddress);
+      assert.equal(inputAt(r.rawInputs, "connection.hostKey").value, server.ssh.hostKey);
+    }
+  });
+
+  it("tags nginx and keepalived artifacts per balancer", () => {
+    const tags = taggedArtifacts()
+      .map((t) => t.tag)
+      .filter((t) => t.file.startsWith("frontend/lb-1/") && t.kind !== "shell");
+    assert.deepEqual(
+      tags.map((t) => [t.kind, t.file]),
+      [
+        ["nginx", "frontend/lb-1/tls.crt"],
+        ["nginx", "frontend/lb-1/tls.key"],
+        ["nginx", "frontend/lb-1/nginx.conf"],
+        ["keepalived", "frontend/lb-1/keepalived-auth.conf"],
+        ["keepalived", "frontend/lb-1/keepalived.conf"],
+      ],
+    );
+  });
+
+  it("exposes the stack output shape", async () => {
+    const value = await new Promise((r) => tier.summary.apply(r));
+    assert.deepEqual(value, {
+      vip: "10.20.0.10",
+      balancers: [
+        { name: "lb-1", address: "10.20.0.11", priority: 150 },
+        { name: "lb-2", address: "10.20.0.12", priority: 140 },
+      ],
+      ports: { https: 443, http: 80 },
+    });
+  });
+});
