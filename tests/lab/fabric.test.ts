@@ -91,14 +91,24 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
   const synthDir = fs.mkdtempSync(path.join(os.tmpdir(), "fabric-synth-"));
   let labs: FabricLab[] = [];
 
+  // Interrupted runs (Ctrl-C, a CI timeout) tear down too; a later run also removes namespaces of dead runs.
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const lab of labs) lab.teardown();
+    process.exit(sig === "SIGINT" ? 130 : 143);
+  };
+
   before(function () {
     ensureLabHost();
     cleanupStale();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
   });
   after(function () {
     for (const lab of labs) lab.teardown();
     labs = [];
     fs.rmSync(synthDir, { recursive: true, force: true });
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   });
 
   const cases: [string, () => Topology][] = [
