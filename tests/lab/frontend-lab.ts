@@ -177,10 +177,6 @@ export class FrontendLab {
     if (this.upstreams.length < 2) throw new Error(`${stack}: fewer than two upstreams in nginx.conf`);
   }
 
-  ns(name: string): string {
-    return name;
-  }
-
   exec(ns: string, script: string): string {
     return run("ip", ["netns", "exec", ns, "bash", "-c", `set -euo pipefail\n${script}`]);
   }
@@ -337,6 +333,11 @@ http {
 
   stopKeepalived(b: Balancer): void {
     this.stopByPidFile(path.join(b.dir, "keepalived.pid"));
+  }
+
+  keepalivedLog(b: Balancer): string {
+    const f = path.join(b.dir, "keepalived.log");
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
   }
 
   holdsVip(b: Balancer): boolean {

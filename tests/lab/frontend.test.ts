@@ -7,6 +7,7 @@
  * and `... .failed_requests <n> requests`.
  */
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { requireTool } from "../helpers/tools";
@@ -31,13 +32,18 @@ for (const stack of ["dev", "prod"] as const) {
           throw new Error("the front-tier lab needs root (network namespaces); CI must run it as root");
         this.skip();
       }
-      // Packages (apt-get install when missing); never start services in the host namespace.
-      if (!fs.existsSync("/usr/sbin/policy-rc.d"))
+      // Packages (apt-get install when missing). Without systemd, package scripts would start
+      // the daemons in the host namespace: forbid that first (lab notes).
+      const tools: [string, string][] = [
+        ["nginx", "nginx"],
+        ["keepalived", "keepalived"],
+        ["nft", "nftables"],
+        ["curl", "curl"],
+      ];
+      const missing = tools.filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0);
+      if (missing.length && !fs.existsSync("/usr/sbin/policy-rc.d"))
         fs.writeFileSync("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-      requireTool("nginx", "nginx");
-      requireTool("keepalived", "keepalived");
-      requireTool("nft", "nftables");
-      requireTool("curl", "curl");
+      for (const [cmd, pkg] of tools) requireTool(cmd, pkg);
       cleanupStale();
       lab = new FrontendLab(stack, planStack(stack));
       const signalTeardown = (): void => {
@@ -161,6 +167,7 @@ for (const stack of ["dev", "prod"] as const) {
             `${next.name} (new master) served too few requests`,
           );
           assert.ok(r.failoverMs < SILENT_FAILOVER_MS, `${mode}: failover took ${r.failoverMs} ms`);
+          assert.match(l.keepalivedLog(next), /Entering MASTER STATE/, "the transition is logged");
         } finally {
           if (probe.exitCode === null) probe.kill("SIGKILL");
           l.blackhole(master, false);
