@@ -407,6 +407,18 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
           "pools.fabricLinks",
           `${show(pools.fabricLinks)} holds ${poolSize(pools.fabricLinks) / 2} /31 links; the fabric has ${links}`,
         );
+      else if (isCidr(pools.fabricLinks)) {
+        // components/fabric/plan.ts: leaf-spine links take the first quarter of the /31s, server links the rest.
+        const slots = poolSize(pools.fabricLinks) / 2;
+        const quarter = Math.floor(slots / 4);
+        const spineLinks = leaves.reduce((n, l) => n + l.uplinks.length, 0);
+        if (spineLinks > quarter || links - spineLinks > slots - quarter)
+          problems.add(
+            "pools.fabricLinks",
+            `${show(pools.fabricLinks)} holds ${quarter} leaf-spine and ${slots - quarter} server /31 links; ` +
+              `the fabric has ${spineLinks} and ${links - spineLinks}, use a larger pool`,
+          );
+      }
     }
   }
 

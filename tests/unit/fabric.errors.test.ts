@@ -58,6 +58,17 @@ describe("fabric validation: exact messages", () => {
     ]);
   });
 
+  it("rejects a numbered fabric whose pool is big enough in total but not for its leaf-spine quarter", () => {
+    let raw = edit(dev, "pools", (p) => void (p.fabricLinks = "10.119.0.0/29"));
+    raw = { ...raw, values: { ...raw.values, "estate:fabric": JSON.stringify({ numbered: true }) } };
+    raw = edit(raw, "servers", (s) => s.slice(0, 1));
+    raw = { ...raw, values: { ...raw.values, "estate:kubernetes": '{"highAvailability":false}' } };
+    const lines = problems(raw).filter((l) => l.startsWith("estate:pools.fabricLinks"));
+    assert.deepEqual(lines, [
+      'estate:pools.fabricLinks: "10.119.0.0/29" holds 1 leaf-spine and 3 server /31 links; the fabric has 2 and 2, use a larger pool',
+    ]);
+  });
+
   it("warns (and only warns) when a leaf is oversubscribed above fabric.oversubscriptionLimit", () => {
     const raw = { ...dev, values: { ...dev.values, "estate:fabric": JSON.stringify({ oversubscriptionLimit: 0.5 }) } };
     const r = parseEstate(raw);
