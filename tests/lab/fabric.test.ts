@@ -18,8 +18,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { writeSynthStack } from "../../tools/synth";
-import { planStack } from "../helpers/plan";
+import { planStack, PROJECT_DIR } from "../helpers/plan";
 import { cleanupStale, FabricLab, type FabricTopology, withoutBfd } from "./fabric-lab";
 
 const PACKAGES = "frr iproute2 nftables iputils-ping";
@@ -122,10 +123,25 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
         return topology("synth", "fabsynth", file);
       },
     ],
+    [
+      // Numbered links (/31s from pools.fabricLinks) on the dev topology: sessions, BFD and reachability only.
+      "dev-numbered",
+      () => {
+        const doc = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
+          config: Record<string, Record<string, unknown>>;
+        };
+        doc.config["estate:pools"] = { ...doc.config["estate:pools"], fabricLinks: "10.119.0.0/24" };
+        doc.config["estate:fabric"] = { ...doc.config["estate:fabric"], numbered: true };
+        const file = path.join(synthDir, "Pulumi.fabdevnum.yaml");
+        fs.writeFileSync(file, yaml.dump(doc));
+        return topology("dev-numbered", "fabdevnum", file);
+      },
+    ],
   ];
 
   for (const [name, load] of cases)
     describe(name, function () {
+      const numbered = name.endsWith("-numbered");
       let t: Topology;
       let lab: FabricLab;
       let racks: string[][];
@@ -157,11 +173,25 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
             [l.a, l.b],
             [l.b, l.a],
           ]) {
+            if (numbered) continue; // peers by address: counted per node below
             const peers = lab.bfdPeers(end.node).filter((p) => p.interface === end.iface);
             assert.equal(peers.length, 1, `${end.node} ${end.iface} (to ${other.node}): one BFD peer`);
             assert.equal(peers[0].status, "up", `${end.node} ${end.iface} (to ${other.node}): BFD up`);
           }
       });
+
+      if (numbered)
+        it("numbered: one BFD peer up per session on every node", function () {
+          for (const n of [...t.fabric.switches, ...t.fabric.servers]) {
+            const sessions = t.fabric.links.filter((l) => l.a.node === n.name || l.b.node === n.name).length;
+            const peers = lab.bfdPeers(n.name);
+            assert.equal(peers.length, sessions, `${n.name}: BFD peers`);
+            assert.deepEqual(
+              peers.filter((p) => p.status !== "up").map((p) => p.peer),
+              [],
+            );
+          }
+        });
 
       it("every server loopback reaches every other; servers use both uplinks (ECMP)", function () {
         assert.deepEqual(lab.unreachablePairs(), []);
@@ -182,46 +212,48 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
         }
       });
 
-      it(`a leaf carrying a server-to-server flow fails silently: outage under ${BFD_LIMIT_MS} ms with BFD, nobody cut off`, async function () {
-        const [src, dst] = racks[0];
-        const o = await lab.outage(src, dst, lab.leaves, 2000);
-        figure(`fabric.${name}.leaf_blackhole.bfd`, o.gapMs);
-        assert.ok(o.gapMs < BFD_LIMIT_MS, `${o.failed} failed: outage ${o.gapMs} ms`);
-        assert.deepEqual(lab.unreachablePairs(), [], `with ${o.failed} down`);
-        const since = Date.now();
-        lab.restore(o.failed);
-        lab.waitConverged(since);
-      });
+      if (!numbered) {
+        it(`a leaf carrying a server-to-server flow fails silently: outage under ${BFD_LIMIT_MS} ms with BFD, nobody cut off`, async function () {
+          const [src, dst] = racks[0];
+          const o = await lab.outage(src, dst, lab.leaves, 2000);
+          figure(`fabric.${name}.leaf_blackhole.bfd`, o.gapMs);
+          assert.ok(o.gapMs < BFD_LIMIT_MS, `${o.failed} failed: outage ${o.gapMs} ms`);
+          assert.deepEqual(lab.unreachablePairs(), [], `with ${o.failed} down`);
+          const since = Date.now();
+          lab.restore(o.failed);
+          lab.waitConverged(since);
+        });
 
-      it("a spine carrying an inter-rack flow fails silently: outage under 500 ms with BFD (two racks or more)", async function () {
-        if (racks.length < 2 || lab.spines.length < 2) {
-          // One rack: no server-to-server flow crosses a spine, so there is nothing to measure.
-          assert.equal(name === "synth", false, "the synthetic estate must have two racks and two spines");
-          return;
-        }
-        const o = await lab.outage(racks[0][0], racks[1][0], lab.spines, 2000);
-        figure(`fabric.${name}.spine_blackhole.bfd`, o.gapMs);
-        assert.ok(o.gapMs < BFD_LIMIT_MS, `${o.failed} failed: outage ${o.gapMs} ms`);
-        assert.deepEqual(lab.unreachablePairs(), [], `with ${o.failed} down`);
-      });
+        it("a spine carrying an inter-rack flow fails silently: outage under 500 ms with BFD (two racks or more)", async function () {
+          if (racks.length < 2 || lab.spines.length < 2) {
+            // One rack: no server-to-server flow crosses a spine, so there is nothing to measure.
+            assert.equal(name === "synth", false, "the synthetic estate must have two racks and two spines");
+            return;
+          }
+          const o = await lab.outage(racks[0][0], racks[1][0], lab.spines, 2000);
+          figure(`fabric.${name}.spine_blackhole.bfd`, o.gapMs);
+          assert.ok(o.gapMs < BFD_LIMIT_MS, `${o.failed} failed: outage ${o.gapMs} ms`);
+          assert.deepEqual(lab.unreachablePairs(), [], `with ${o.failed} down`);
+        });
 
-      it("without BFD (a copy of the configs), the same failures take the BGP hold time", async function () {
-        lab.stopDaemons();
-        const copies = new Map([...t.confs].map(([n, c]) => [n, withoutBfd(c)]));
-        for (const c of copies.values()) assert.doesNotMatch(c, /bfd/);
-        const started = Date.now();
-        lab.start(copies);
-        lab.waitConverged(started);
-        const [src, dst] = racks[0];
-        const leaf = await lab.outage(src, dst, lab.leaves, 11000);
-        figure(`fabric.${name}.leaf_blackhole.nobfd`, leaf.gapMs);
-        if (racks.length >= 2 && lab.spines.length >= 2) {
-          // The failed leaf stays down: the flow from the other rack reaches racks[0] through its other leaf.
-          const spine = await lab.outage(racks[1][0], racks[0][0], lab.spines, 11000);
-          figure(`fabric.${name}.spine_blackhole.nobfd`, spine.gapMs);
-          assert.ok(spine.gapMs > BFD_LIMIT_MS, `without BFD a silent spine failure is noticed by the hold timer`);
-        }
-        assert.ok(leaf.gapMs > BFD_LIMIT_MS, `without BFD a silent leaf failure is noticed by the hold timer`);
-      });
+        it("without BFD (a copy of the configs), the same failures take the BGP hold time", async function () {
+          lab.stopDaemons();
+          const copies = new Map([...t.confs].map(([n, c]) => [n, withoutBfd(c)]));
+          for (const c of copies.values()) assert.doesNotMatch(c, /bfd/);
+          const started = Date.now();
+          lab.start(copies);
+          lab.waitConverged(started);
+          const [src, dst] = racks[0];
+          const leaf = await lab.outage(src, dst, lab.leaves, 11000);
+          figure(`fabric.${name}.leaf_blackhole.nobfd`, leaf.gapMs);
+          if (racks.length >= 2 && lab.spines.length >= 2) {
+            // The failed leaf stays down: the flow from the other rack reaches racks[0] through its other leaf.
+            const spine = await lab.outage(racks[1][0], racks[0][0], lab.spines, 11000);
+            figure(`fabric.${name}.spine_blackhole.nobfd`, spine.gapMs);
+            assert.ok(spine.gapMs > BFD_LIMIT_MS, `without BFD a silent spine failure is noticed by the hold timer`);
+          }
+          assert.ok(leaf.gapMs > BFD_LIMIT_MS, `without BFD a silent leaf failure is noticed by the hold timer`);
+        });
+      }
     });
 });
