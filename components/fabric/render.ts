@@ -132,7 +132,10 @@ export const FRR_CHECK = `vtysh -C -f "$new" >/dev/null`;
  * Applies /etc/frr/frr.conf after it changed: frr-reload.py applies the difference; if
  * that fails the running config may be half applied, so FRR restarts from the file.
  */
-export const FRR_RELOAD = `if ! /usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf; then
+export const FRR_RELOAD = `if [[ ! -x /usr/lib/frr/frr-reload.py ]]; then
+  echo "frr-reload.py is missing (Debian package frr-pythontools); restarting FRR instead" >&2
+  systemctl restart frr
+elif ! /usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf; then
   echo "frr-reload.py failed; restarting FRR so no half-applied config stays" >&2
   systemctl restart frr
 fi
@@ -156,6 +159,10 @@ daemons=/etc/frr/daemons
 if [[ ! -f "$daemons" ]]; then
   echo "FRR is not installed on ${i.name}: $daemons is missing (the node baseline installs package frr)" >&2
   exit 1
+fi
+# frr-reload.py (package frr-pythontools) applies a changed frr.conf without a restart.
+if [[ ! -x /usr/lib/frr/frr-reload.py ]] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends frr-pythontools
 fi
 changed=0
 for d in bgpd bfdd; do

@@ -99,6 +99,15 @@ export function withoutBfd(conf: string): string {
   return out.join("\n");
 }
 
+export interface BfdPeer {
+  readonly status: string;
+  readonly interface?: string;
+  readonly peer: string;
+  readonly "receive-interval": number;
+  readonly "transmit-interval": number;
+  readonly "detect-multiplier": number;
+}
+
 export interface Outage {
   readonly gapMs: number;
   readonly replies: number;
@@ -254,12 +263,8 @@ export class FabricLab {
   }
 
   /** BFD peers per node, for the assertion that BFD runs on every session. */
-  bfdPeers(node: string): { status: string; interface?: string; peer: string }[] {
-    return JSON.parse(this.vtysh(node, "show bfd peers json")) as {
-      status: string;
-      interface?: string;
-      peer: string;
-    }[];
+  bfdPeers(node: string): BfdPeer[] {
+    return JSON.parse(this.vtysh(node, "show bfd peers json")) as BfdPeer[];
   }
 
   /** Kernel IPv4 routes of a node: /32 destination -> number of next hops. */

@@ -177,6 +177,11 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
             const peers = lab.bfdPeers(end.node).filter((p) => p.interface === end.iface);
             assert.equal(peers.length, 1, `${end.node} ${end.iface} (to ${other.node}): one BFD peer`);
             assert.equal(peers[0].status, "up", `${end.node} ${end.iface} (to ${other.node}): BFD up`);
+            // The profile of the planned config is what runs.
+            const conf = t.confs.get(end.node)!;
+            const want = (k: string) => Number(new RegExp(`^  ${k} (\\d+)$`, "m").exec(conf)?.[1]);
+            for (const k of ["receive-interval", "transmit-interval", "detect-multiplier"])
+              assert.equal(peers[0][k as keyof (typeof peers)[0]], want(k), `${end.node} ${end.iface}: BFD ${k}`);
           }
       });
 

@@ -141,7 +141,8 @@ describe("fabric renderers", () => {
 
   it("reloads with frr-reload.py and restarts FRR when a reload fails half-way", () => {
     assert.equal(FRR_CHECK, 'vtysh -C -f "$new" >/dev/null');
-    assert.match(FRR_RELOAD, /^if ! \/usr\/lib\/frr\/frr-reload\.py --reload \/etc\/frr\/frr\.conf; then\n/);
+    assert.match(FRR_RELOAD, /\nelif ! \/usr\/lib\/frr\/frr-reload\.py --reload \/etc\/frr\/frr\.conf; then\n/);
+    assert.match(FRR_RELOAD, /^if \[\[ ! -x \/usr\/lib\/frr\/frr-reload\.py \]\]; then\n/);
     assert.match(FRR_RELOAD, /\n {2}systemctl restart frr\n/);
   });
 });
