@@ -74,9 +74,14 @@ function killNamespace(ns: string): number[] {
   for (const p of nsPids(ns)) signal(p, "SIGKILL");
   for (let i = 0; i < 20 && nsPids(ns).length; i++) sleep(50);
   spawnSync("ip", ["netns", "del", ns]);
+  removeDaemonDirs(pids);
+  return pids;
+}
+
+/** FRR daemons leave /var/tmp/frr/<daemon>.<pid>/ behind when killed: remove those of our PIDs. */
+function removeDaemonDirs(pids: readonly number[]): void {
   for (const p of pids)
     for (const d of ["zebra", "bgpd", "bfdd"]) fs.rmSync(`/var/tmp/frr/${d}.${p}`, { recursive: true, force: true });
-  return pids;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -394,15 +399,18 @@ export class FabricLab {
   }
 
   stopDaemons(): void {
+    const pids: number[] = [];
     for (const node of this.made) {
-      const pids = nsPids(this.ns(node));
-      for (const p of pids) signal(p, "SIGTERM");
+      pids.push(...nsPids(this.ns(node)));
+      for (const p of nsPids(this.ns(node))) signal(p, "SIGTERM");
     }
     for (const node of this.made) {
       for (let i = 0; i < 30 && nsPids(this.ns(node)).length; i++) sleep(100);
       for (const p of nsPids(this.ns(node))) signal(p, "SIGKILL");
+      for (let i = 0; i < 20 && nsPids(this.ns(node)).length; i++) sleep(50);
       this.exec(node, "nft", ["flush", "ruleset"]);
     }
+    removeDaemonDirs(pids);
   }
 
   /** Kills every process in the lab's namespaces, deletes them and the run folder. Safe to call twice. */
