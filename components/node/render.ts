@@ -30,8 +30,10 @@ export interface BaselineInput {
   readonly packages: readonly string[];
 }
 
-/** Packages every node gets, and per role. */
-// Every server is a routed host on the fabric (FRR), see components/fabric.
+/**
+ * Packages every node gets, and per role. Every server is a routed host on the fabric:
+ * FRR, and frr-pythontools for frr-reload.py (see components/fabric).
+ */
 const BASE_PACKAGES = [
   "chrony",
   "openssh-server",
@@ -42,6 +44,7 @@ const BASE_PACKAGES = [
   "ethtool",
   "lsb-release",
   "frr",
+  "frr-pythontools",
 ];
 const ROLE_PACKAGES: Record<string, readonly string[]> = {
   "k8s-server": ["conntrack", "socat", "ipset"],
