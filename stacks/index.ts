@@ -30,18 +30,15 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
   const nodes = estate.servers.map(
     (server) => new HardwareNode(server.name, { server, estate, privateKey: secrets.sshPrivateKey }),
   );
-  const fabric = new SpineLeafFabric("fabric", {
-    estate,
-    privateKey: secrets.sshPrivateKey,
-    nodes: Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]])),
-  });
+  const nodeByName = Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]]));
+  const fabric = new SpineLeafFabric("fabric", { estate, privateKey: secrets.sshPrivateKey, nodes: nodeByName });
   const frontend = new FrontTier("frontend", {
     estate,
     privateKey: secrets.sshPrivateKey,
     tlsCertificate: secrets.tlsCertificate,
     tlsKey: secrets.tlsKey,
     vrrpPassword: secrets.vrrpPassword,
-    nodes: Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]])),
+    nodes: nodeByName,
   });
   return {
     site: { stack: estate.stack, domain: estate.site.domain },
