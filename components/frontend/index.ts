@@ -6,21 +6,25 @@
  *   `<name>-<b>-setup`          non-local bind, Nginx folders (after the node baseline)
  *   `<name>-<b>-tls-cert`       the certificate, 0600, secret
  *   `<name>-<b>-tls-key`        the key, 0600, secret
- *   `<name>-<b>-nginx`          nginx.conf, checked with `nginx -t`, then reload
+ *   `<name>-<b>-nginx`          nginx.conf, checked with `nginx -t` before it replaces the live one
+ *   `<name>-<b>-nginx-apply`    checks the three together and reloads Nginx; reruns when any changed
  *   `<name>-<b>-vrrp-auth`      keepalived's authentication include, 0600, secret
- *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`, then reload
+ *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`
+ *   `<name>-<b>-keepalived-apply` checks both and reloads keepalived; reruns when either changed
+ * Files are written first and applied once, so a certificate rotated with its key never
+ * meets a reload that sees one new and one old.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { vrrpPasswordOf } from "../../config/frontend";
 import type { Estate } from "../../config/model";
 import type { HardwareNode } from "../node";
-import { connectionFor, remoteFile, remoteScript } from "../shared/remote";
+import { connectionFor, remoteFile, remoteScript, sha256 } from "../shared/remote";
 import {
   FRONTEND_PATHS,
   frontTierInputFor,
-  KEEPALIVED_RELOAD,
-  NGINX_RELOAD,
+  renderKeepalivedApply,
   renderKeepalivedConf,
+  renderNginxApply,
   renderNginxConf,
   renderSetup,
   renderVrrpAuth,
@@ -63,6 +67,10 @@ export class FrontTier extends pulumi.ComponentResource {
     const authText = pulumi.secret(pulumi.output(args.vrrpPassword).apply((p) => renderVrrpAuth(vrrpPasswordOf(p))));
     const certificate = pulumi.secret(args.tlsCertificate);
     const key = pulumi.secret(args.tlsKey);
+    // Secret hashes: a short secret's hash can be brute-forced.
+    const authHash = pulumi.secret(authText.apply(sha256));
+    const certificateHash = pulumi.secret(certificate.apply(sha256));
+    const keyHash = pulumi.secret(key.apply(sha256));
 
     for (const b of input.balancers) {
       const server = servers.get(b.name)!;
@@ -83,9 +91,9 @@ export class FrontTier extends pulumi.ComponentResource {
           connection,
           user,
           content: certificate,
+          contentHash: certificateHash,
           path: FRONTEND_PATHS.tlsCertificate,
           mode: "0600",
-          onChange: NGINX_RELOAD,
           target: b.name,
           file: file("tls.crt"),
           kind: "nginx",
@@ -99,9 +107,9 @@ export class FrontTier extends pulumi.ComponentResource {
           connection,
           user,
           content: key,
+          contentHash: keyHash,
           path: FRONTEND_PATHS.tlsKey,
           mode: "0600",
-          onChange: NGINX_RELOAD,
           target: b.name,
           file: file("tls.key"),
           kind: "nginx",
@@ -109,21 +117,33 @@ export class FrontTier extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [cert] },
       );
-      remoteFile(
+      const nginxConf = renderNginxConf(input, b.name);
+      const nginx = remoteFile(
         `${name}-${b.name}-nginx`,
         {
           connection,
           user,
-          content: renderNginxConf(input, b.name),
+          content: nginxConf,
           path: FRONTEND_PATHS.nginxConf,
           mode: "0644",
           check: 'nginx -t -q -c "$new"',
-          onChange: NGINX_RELOAD,
           target: b.name,
           file: file("nginx.conf"),
           kind: "nginx",
         },
         { parent: this, dependsOn: [tlsKey] },
+      );
+      remoteScript(
+        `${name}-${b.name}-nginx-apply`,
+        {
+          connection,
+          user,
+          script: renderNginxApply(b.name),
+          triggers: [sha256(nginxConf), certificateHash, keyHash],
+          target: b.name,
+          file: file("nginx-apply.sh"),
+        },
+        { parent: this, dependsOn: [nginx] },
       );
       const auth = remoteFile(
         `${name}-${b.name}-vrrp-auth`,
@@ -131,9 +151,9 @@ export class FrontTier extends pulumi.ComponentResource {
           connection,
           user,
           content: authText,
+          contentHash: authHash,
           path: FRONTEND_PATHS.vrrpAuth,
           mode: "0600",
-          onChange: KEEPALIVED_RELOAD,
           target: b.name,
           file: file("keepalived-auth.conf"),
           kind: "keepalived",
@@ -141,21 +161,33 @@ export class FrontTier extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [setup] },
       );
-      remoteFile(
+      const keepalivedConf = renderKeepalivedConf(input, b.name);
+      const keepalived = remoteFile(
         `${name}-${b.name}-keepalived`,
         {
           connection,
           user,
-          content: renderKeepalivedConf(input, b.name),
+          content: keepalivedConf,
           path: FRONTEND_PATHS.keepalivedConf,
           mode: "0644",
           check: 'keepalived -t -f "$new"',
-          onChange: KEEPALIVED_RELOAD,
           target: b.name,
           file: file("keepalived.conf"),
           kind: "keepalived",
         },
         { parent: this, dependsOn: [auth] },
+      );
+      remoteScript(
+        `${name}-${b.name}-keepalived-apply`,
+        {
+          connection,
+          user,
+          script: renderKeepalivedApply(b.name),
+          triggers: [sha256(keepalivedConf), authHash],
+          target: b.name,
+          file: file("keepalived-apply.sh"),
+        },
+        { parent: this, dependsOn: [keepalived] },
       );
     }
 

@@ -331,8 +331,30 @@ fi
 `;
 }
 
-/** Shell run after nginx.conf, the certificate or the key changed: check, then reload or start. */
-export const NGINX_RELOAD = `if grep -q '^# estate front tier' ${FRONTEND_PATHS.nginxConf}; then nginx -t -q -c ${FRONTEND_PATHS.nginxConf} && { systemctl enable nginx >/dev/null 2>&1 || true; if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi; }; fi`;
+/**
+ * Applies nginx.conf, the certificate and the key together, once all three are in place:
+ * check, then reload gracefully (or start). A separate step, so that rotating the
+ * certificate and its key never reloads with one new and one old.
+ */
+export function renderNginxApply(balancer: string): string {
+  return `#!/usr/bin/env bash
+# estate front tier on ${balancer}: nginx.conf, certificate and key changed; check them
+# together, then reload Nginx gracefully (or start it). Idempotent.
+set -euo pipefail
+nginx -t -q -c ${FRONTEND_PATHS.nginxConf}
+systemctl enable nginx >/dev/null 2>&1 || true
+if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi
+`;
+}
 
-/** Shell run after keepalived.conf or its auth include changed. */
-export const KEEPALIVED_RELOAD = `if [[ -f ${FRONTEND_PATHS.keepalivedConf} && -f ${FRONTEND_PATHS.vrrpAuth} ]]; then keepalived -t -f ${FRONTEND_PATHS.keepalivedConf} && { systemctl enable keepalived >/dev/null 2>&1 || true; if systemctl is-active --quiet keepalived; then systemctl reload keepalived; else systemctl start keepalived; fi; }; fi`;
+/** Applies keepalived.conf and its auth include together: check, then reload (or start). */
+export function renderKeepalivedApply(balancer: string): string {
+  return `#!/usr/bin/env bash
+# estate front tier on ${balancer}: keepalived.conf or its auth include changed; check
+# them together, then reload keepalived (or start it). Idempotent.
+set -euo pipefail
+keepalived -t -f ${FRONTEND_PATHS.keepalivedConf}
+systemctl enable keepalived >/dev/null 2>&1 || true
+if systemctl is-active --quiet keepalived; then systemctl reload keepalived; else systemctl start keepalived; fi
+`;
+}

@@ -4,7 +4,7 @@
  * The script travels as the command's stdin (`bash -s`), so the command string stays a
  * short, reviewable constant and nothing secret is ever inside it. `update` equals
  * `create`: a changed script reruns in place instead of replacing the resource, which
- * would run the old `delete` after the new `create`. `triggers` carry the script's hash.
+ * would run the old `delete` after the new `create`. `triggers` carry the payload's hash.
  */
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
@@ -50,7 +50,7 @@ function stdinCommand(
     run: string;
     deleteCommand?: string;
     stdin: pulumi.Input<string>;
-    trigger: pulumi.Input<string>;
+    triggers: pulumi.Input<string>[];
     secret?: boolean;
   },
   opts: pulumi.CustomResourceOptions,
@@ -63,7 +63,7 @@ function stdinCommand(
       update: a.run,
       ...(a.deleteCommand ? { delete: a.deleteCommand } : {}),
       stdin: a.stdin,
-      triggers: [a.trigger],
+      triggers: a.triggers,
       ...(a.secret ? { logging: "none" as const } : {}),
     },
     { ...opts, ...(a.secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
@@ -82,6 +82,11 @@ export interface RemoteScriptArgs {
   readonly file: string;
   /** Mark stdout/stderr secret and keep them out of the logs. @default false */
   readonly outputIsSecret?: boolean;
+  /**
+   * More values that rerun the script when they change, besides its own hash: the hashes
+   * of files it applies. @default []
+   */
+  readonly triggers?: readonly pulumi.Input<string>[];
 }
 
 export function remoteScript(
@@ -96,7 +101,7 @@ export function remoteScript(
       run: asRoot(args.user, "bash -s"),
       deleteCommand: args.deleteCommand,
       stdin: args.script,
-      trigger: sha256(args.script),
+      triggers: [sha256(args.script), ...(args.triggers ?? [])],
       secret: args.outputIsSecret,
     },
     opts,
@@ -195,7 +200,7 @@ export function remoteFile(
       run,
       deleteCommand: args.deleteCommand,
       stdin: args.content,
-      trigger: hash,
+      triggers: [hash],
       secret: args.secret,
     },
     opts,

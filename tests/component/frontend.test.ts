@@ -8,9 +8,12 @@ import { FrontTier } from "../../components/frontend";
 import {
   FRONTEND_PATHS,
   frontTierInputFor,
+  renderKeepalivedApply,
   renderKeepalivedConf,
+  renderNginxApply,
   renderNginxConf,
   renderSetup,
+  renderVrrpAuth,
 } from "../../components/frontend/render";
 import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
@@ -75,8 +78,17 @@ describe("FrontTier (mocks)", () => {
     return r;
   };
 
-  it("registers the component and six commands per balancer, named by host, parented to it", () => {
-    const steps = ["setup", "tls-cert", "tls-key", "nginx", "vrrp-auth", "keepalived"];
+  it("registers the component and eight commands per balancer, named by host, parented to it", () => {
+    const steps = [
+      "setup",
+      "tls-cert",
+      "tls-key",
+      "nginx",
+      "nginx-apply",
+      "vrrp-auth",
+      "keepalived",
+      "keepalived-apply",
+    ];
     assert.deepEqual(
       mine()
         .map((r) => `${r.type} ${r.name}`)
@@ -101,14 +113,37 @@ describe("FrontTier (mocks)", () => {
       assert.match(create, /^sudo -n bash -c /);
       assert.ok(create.includes(`chmod 0644 "$new"`));
       assert.ok(create.includes(`nginx -t -q -c "$new"`), "checked before it replaces the live file");
-      assert.ok(create.includes("systemctl reload nginx"), "graceful reload");
       assert.ok(create.includes(FRONTEND_PATHS.nginxConf));
+      assert.ok(!create.includes("reload"), "files are written first, applied once by the apply step");
       assert.equal(nginx.rawInputs.update, nginx.rawInputs.create, "a change reruns in place");
 
       const ka = byName(`frontend-${b}-keepalived`);
       assert.equal(ka.rawInputs.stdin, renderKeepalivedConf(input, b));
       assert.ok(String(ka.rawInputs.create).includes(`keepalived -t -f "$new"`));
-      assert.ok(String(ka.rawInputs.create).includes("systemctl reload keepalived"));
+      assert.ok(!String(ka.rawInputs.create).includes("reload"));
+
+      // Apply steps: check everything together, reload gracefully; rerun when any input changed.
+      const nginxApply = byName(`frontend-${b}-nginx-apply`);
+      assert.equal(nginxApply.rawInputs.stdin, renderNginxApply(b));
+      assert.match(renderNginxApply(b), /^nginx -t -q -c \/etc\/nginx\/nginx\.conf$/m);
+      assert.match(renderNginxApply(b), /systemctl reload nginx/);
+      const nginxTriggers = inputAt(nginxApply.rawInputs, "triggers").value as unknown[];
+      assert.deepEqual(nginxTriggers, [
+        sha256(renderNginxApply(b)),
+        sha256(renderNginxConf(input, b)),
+        sha256(CERT),
+        sha256(KEY),
+      ]);
+      const kaApply = byName(`frontend-${b}-keepalived-apply`);
+      assert.equal(kaApply.rawInputs.stdin, renderKeepalivedApply(b));
+      assert.match(renderKeepalivedApply(b), /systemctl reload keepalived/);
+      assert.deepEqual(inputAt(kaApply.rawInputs, "triggers").value, [
+        sha256(renderKeepalivedApply(b)),
+        sha256(renderKeepalivedConf(input, b)),
+        sha256(renderVrrpAuth(PASS)),
+      ]);
+      for (const r of [nginxApply, kaApply])
+        assert.ok(isSecretValue(r.rawInputs.triggers), "secret hashes stay secret");
 
       assert.equal(byName(`frontend-${b}-setup`).rawInputs.stdin, renderSetup(b));
       for (const [step, path] of [
@@ -162,8 +197,10 @@ describe("FrontTier (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-tls-cert`).dependencies, [urn("setup")]);
       assert.deepEqual(byName(`frontend-${b}-tls-key`).dependencies, [urn("tls-cert")]);
       assert.deepEqual(byName(`frontend-${b}-nginx`).dependencies, [urn("tls-key")]);
+      assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
       assert.deepEqual(byName(`frontend-${b}-vrrp-auth`).dependencies, [urn("setup")]);
       assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("vrrp-auth")]);
+      assert.deepEqual(byName(`frontend-${b}-keepalived-apply`).dependencies, [urn("keepalived")]);
     }
   });
 

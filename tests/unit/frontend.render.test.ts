@@ -12,8 +12,8 @@ import {
   FRONTEND_PATHS,
   type FrontTierInput,
   frontTierInputFor,
-  KEEPALIVED_RELOAD,
-  NGINX_RELOAD,
+  renderKeepalivedApply,
+  renderNginxApply,
   renderKeepalivedConf,
   renderNginxConf,
   renderSetup,
@@ -123,16 +123,23 @@ describe("front tier renderers", () => {
     assert.equal(renderVrrpAuth("abc123"), "authentication {\n    auth_type PASS\n    auth_pass abc123\n}\n");
   });
 
-  it("setup.sh and the reload commands pass shellcheck", function () {
+  it("setup.sh and the apply scripts pass shellcheck", function () {
     if (spawnSync("sh", ["-c", "command -v shellcheck"]).status !== 0) {
       if (process.env.CI) throw new Error("shellcheck is required: apt-get install shellcheck");
       this.skip();
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-frontend-render-"));
     try {
-      const file = path.join(dir, "setup.sh");
-      fs.writeFileSync(file, `${renderSetup("lb-1")}\n${NGINX_RELOAD}\n${KEEPALIVED_RELOAD}\n`);
-      const r = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", file], { encoding: "utf8" });
+      const files = Object.entries({
+        "setup.sh": renderSetup("lb-1"),
+        "nginx-apply.sh": renderNginxApply("lb-1"),
+        "keepalived-apply.sh": renderKeepalivedApply("lb-1"),
+      }).map(([name, text]) => {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, text);
+        return file;
+      });
+      const r = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", ...files], { encoding: "utf8" });
       assert.equal(r.status, 0, r.stdout + r.stderr);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
