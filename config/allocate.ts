@@ -74,3 +74,19 @@ export function poolsOverlap(a: string, b: string): boolean {
 export function isPrivateAsn(asn: number): boolean {
   return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
 }
+
+/** Server-facing : spine-facing capacity of a leaf, rounded to 2 decimals. */
+export function oversubscriptionRatio(serverGbps: number, spineGbps: number): number {
+  if (spineGbps <= 0) return Infinity;
+  return Math.round((serverGbps / spineGbps) * 100) / 100;
+}
+
+/** Regions of `pools.fabricLinks` in /31 slots: leaf-spine links first, server links after. */
+export function fabricLinkRegions(cidr: string): {
+  switches: { first: number; capacity: number };
+  servers: { first: number; capacity: number };
+} {
+  const slots = poolSize(cidr) / 2;
+  const quarter = Math.floor(slots / 4);
+  return { switches: { first: 0, capacity: quarter }, servers: { first: quarter, capacity: slots - quarter } };
+}

@@ -7,10 +7,12 @@
  */
 import { z } from "zod";
 import {
+  fabricLinkRegions,
   inPool,
   isNetworkOrBroadcast,
   isPrivateAsn,
   loopbackRegions,
+  oversubscriptionRatio,
   poolSize,
   poolsOverlap,
   serverLoopback,
@@ -378,7 +380,7 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
         const speed = new Map(s.hardware.nics.map((nic) => [nic.name, nic.speedGbps]));
         return n + s.uplinks.filter((u) => u.leaf === sw.name).reduce((m, u) => m + (speed.get(u.nic) ?? 0), 0);
       }, 0);
-      const ratio = Math.round((serverGbps / spineGbps) * 100) / 100;
+      const ratio = oversubscriptionRatio(serverGbps, spineGbps);
       if (ratio > fabric.oversubscriptionLimit)
         problems.warn(
           `switches[${i}].uplinks`,
@@ -409,13 +411,12 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
         );
       else if (isCidr(pools.fabricLinks)) {
         // components/fabric/plan.ts: leaf-spine links take the first quarter of the /31s, server links the rest.
-        const slots = poolSize(pools.fabricLinks) / 2;
-        const quarter = Math.floor(slots / 4);
+        const regions = fabricLinkRegions(pools.fabricLinks);
         const spineLinks = leaves.reduce((n, l) => n + l.uplinks.length, 0);
-        if (spineLinks > quarter || links - spineLinks > slots - quarter)
+        if (spineLinks > regions.switches.capacity || links - spineLinks > regions.servers.capacity)
           problems.add(
             "pools.fabricLinks",
-            `${show(pools.fabricLinks)} holds ${quarter} leaf-spine and ${slots - quarter} server /31 links; ` +
+            `${show(pools.fabricLinks)} holds ${regions.switches.capacity} leaf-spine and ${regions.servers.capacity} server /31 links; ` +
               `the fabric has ${spineLinks} and ${links - spineLinks}, use a larger pool`,
           );
       }

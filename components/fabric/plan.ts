@@ -10,6 +10,7 @@
  * server never renumbers a link that exists.
  */
 import { Address4 } from "ip-address";
+import { fabricLinkRegions, oversubscriptionRatio } from "../../config/allocate";
 import type { Estate } from "../../config/model";
 
 export interface LinkEnd {
@@ -61,20 +62,7 @@ export interface FabricPlan {
   readonly oversubscription: readonly Oversubscription[];
 }
 
-export function oversubscriptionRatio(serverGbps: number, spineGbps: number): number {
-  if (spineGbps <= 0) return Infinity;
-  return Math.round((serverGbps / spineGbps) * 100) / 100;
-}
-
-/** Regions of `pools.fabricLinks` in /31 slots: leaf-spine links first, server links after. */
-export function fabricLinkRegions(cidr: string): {
-  switches: { first: number; capacity: number };
-  servers: { first: number; capacity: number };
-} {
-  const slots = 2 ** (32 - new Address4(cidr).subnetMask) / 2;
-  const quarter = Math.floor(slots / 4);
-  return { switches: { first: 0, capacity: quarter }, servers: { first: quarter, capacity: slots - quarter } };
-}
+export { fabricLinkRegions, oversubscriptionRatio } from "../../config/allocate";
 
 /** The /31 at `slot` of `cidr`: [even end, odd end] with their prefix length. */
 function slash31(cidr: string, slot: number): [string, string] {
