@@ -13,69 +13,23 @@ import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { FabricOutput } from "../../components/fabric/plan";
+import { cleanupStale as cleanupStaleNamespaces, killNamespace, nsPids, sleepSync as sleep } from "./netns";
 
 const FRR = "/usr/lib/frr";
 /** Namespaces of this suite are named `<BASE><pid>-<node>`; a pid that no longer runs marks a stale run. */
 const BASE = "efab";
 
-export interface FabricTopology {
-  readonly switches: readonly { name: string; role: "spine" | "leaf"; asn: number; loopback: string }[];
-  readonly servers: readonly { name: string; asn: number; loopback: string }[];
-  readonly links: readonly {
-    a: { node: string; iface: string };
-    b: { node: string; iface: string };
-    speedGbps: number;
-  }[];
-}
+/** The stack output `fabric` the lab builds from. */
+export type FabricTopology = Pick<FabricOutput, "switches" | "servers" | "links">;
 
 function run(cmd: string, args: readonly string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], input, timeout: 30000 });
 }
 
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** Deletes namespaces (and kills their processes) left by earlier runs whose process is gone. */
 export function cleanupStale(): void {
-  const names = run("ip", ["netns", "list"])
-    .split("\n")
-    .map((l) => l.split(" ")[0])
-    .filter((n) => n.startsWith(BASE));
-  for (const ns of names) {
-    const pid = Number(/^efab(\d+)-/.exec(ns)?.[1]);
-    if (pid && pid !== process.pid && isAlive(pid)) continue;
-    killNamespace(ns);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function nsPids(ns: string): number[] {
-  const r = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });
-  return (r.stdout ?? "")
-    .split("\n")
-    .filter(Boolean)
-    .map(Number)
-    .filter((n) => n > 0);
-}
-
-function killNamespace(ns: string): number[] {
-  const pids = nsPids(ns);
-  for (const p of pids) signal(p, "SIGTERM");
-  for (let i = 0; i < 20 && nsPids(ns).length; i++) sleep(100);
-  for (const p of nsPids(ns)) signal(p, "SIGKILL");
-  for (let i = 0; i < 20 && nsPids(ns).length; i++) sleep(50);
-  spawnSync("ip", ["netns", "del", ns]);
-  removeDaemonDirs(pids);
-  return pids;
+  cleanupStaleNamespaces(BASE, removeDaemonDirs);
 }
 
 /** FRR daemons leave /var/tmp/frr/<daemon>.<pid>/ behind when killed: remove those of our PIDs. */
@@ -416,7 +370,7 @@ export class FabricLab {
   /** Kills every process in the lab's namespaces, deletes them and the run folder. Safe to call twice. */
   teardown(): void {
     for (const node of [...this.made]) {
-      killNamespace(this.ns(node));
+      removeDaemonDirs(killNamespace(this.ns(node)));
       this.made.delete(node);
     }
     fs.rmSync(this.root, { recursive: true, force: true });

@@ -25,6 +25,7 @@ import * as path from "path";
 import { FRONTEND_PATHS, renderVrrpAuth } from "../../components/frontend/render";
 import type { PlanResult } from "../helpers/plan";
 import { PROJECT_DIR } from "../helpers/plan";
+import { cleanupStale as cleanupStaleNamespaces, isAlive, killNamespace, sleepSync } from "./netns";
 
 /** Namespaces of this suite are named `<BASE><pid>-<node>`; a pid that no longer runs marks a stale run. */
 const BASE = "efe";
@@ -45,50 +46,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Running, not a zombie (an orphan's zombie stays until the container's init reaps it). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function nsPids(ns: string): number[] {
-  const r = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });
-  return (r.stdout ?? "")
-    .split("\n")
-    .map(Number)
-    .filter((n) => n > 0);
-}
-
-function killNamespace(ns: string): void {
-  for (const sig of ["SIGTERM", "SIGKILL"] as const) {
-    const pids = nsPids(ns);
-    for (const p of pids) {
-      try {
-        process.kill(p, sig);
-      } catch {
-        /* gone */
-      }
-    }
-    for (let i = 0; i < 20 && nsPids(ns).length; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  }
-  spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-}
-
 /** Deletes namespaces left by earlier runs of this suite whose process is gone. */
 export function cleanupStale(): void {
-  const names = run("ip", ["netns", "list"])
-    .split("\n")
-    .map((l) => l.split(" ")[0])
-    .filter((n) => new RegExp(`^${BASE}\\d+-`).test(n));
-  for (const ns of names) {
-    const pid = Number(new RegExp(`^${BASE}(\\d+)-`).exec(ns)?.[1]);
-    if (pid && pid !== process.pid && isAlive(pid)) continue;
-    killNamespace(ns);
-  }
+  cleanupStaleNamespaces(BASE);
 }
 
 export interface Balancer {
@@ -268,7 +228,7 @@ http {
     const pid = Number(fs.readFileSync(file, "utf8").trim());
     if (!pid || !isAlive(pid)) return;
     process.kill(pid, signal);
-    for (let i = 0; i < 100 && isAlive(pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    for (let i = 0; i < 100 && isAlive(pid); i++) sleepSync(20);
     if (isAlive(pid)) throw new Error(`pid ${pid} (${file}) did not exit on ${signal}`);
   }
 
