@@ -139,10 +139,15 @@ export async function runProgram(entry: string): Promise<void> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program as the CLI does
     await pulumi.runtime.runInPulumiStack(async () => require(entry));
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    await settle();
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/** Waits until every registration made so far has reached the (mock) monitor. */
+export async function settle(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 }
 
 /** Replaces secrets with "[secret]" and unknowns with "[unknown]", recursively. */

@@ -12,13 +12,8 @@ import { clearArtifactTags, taggedArtifacts } from "../../components/shared/arti
 import { asRoot, renderInstallFile, sha256 } from "../../components/shared/remote";
 import { shq } from "../../components/shared/shell";
 import type { Estate } from "../../config/model";
-import { parseEstate } from "../../config/validate";
-import { installMocks, isSecretValue, type Recorder, type RecordedResource } from "../../tools/harness";
-import { rawConfig } from "../helpers/config";
-
-async function settle(): Promise<void> {
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-}
+import { installMocks, isSecretValue, type RecordedResource, type Recorder, settle } from "../../tools/harness";
+import { estateOf } from "../helpers/config";
 
 describe("SpineLeafFabric (mocks)", () => {
   let rec: Recorder;
@@ -33,9 +28,7 @@ describe("SpineLeafFabric (mocks)", () => {
 
   before(async () => {
     clearArtifactTags();
-    const r = parseEstate(rawConfig("dev"));
-    if (!r.ok) throw new Error(r.problems.join("\n"));
-    estate = r.estate;
+    estate = estateOf("dev");
     rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
     const nodes = Object.fromEntries(

@@ -19,18 +19,13 @@ import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
-import { parseEstate } from "../../config/validate";
-import { inputAt, installMocks, isSecretValue, type Recorder } from "../../tools/harness";
-import { rawConfig } from "../helpers/config";
+import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
+import { estateOf } from "../helpers/config";
 
 const CERT = "CERT-FOR-TEST";
 const KEY = "KEY-FOR-TEST";
 const PASS = "pass1234";
 const SSH = "SSH-KEY-FOR-TEST";
-
-async function settle(): Promise<void> {
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-}
 
 describe("FrontTier (mocks)", () => {
   let rec: Recorder;
@@ -40,9 +35,7 @@ describe("FrontTier (mocks)", () => {
 
   before(async () => {
     clearArtifactTags();
-    const r = parseEstate(rawConfig("prod"));
-    if (!r.ok) throw new Error(r.problems.join("\n"));
-    estate = r.estate;
+    estate = estateOf("prod");
     rec = installMocks("prod", { values: {}, secretKeys: [] }, true);
     // Also record additionalSecretOutputs, which the recorder does not keep.
     const monitor = pulumi.runtime.getMonitor() as unknown as {

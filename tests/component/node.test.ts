@@ -9,19 +9,8 @@ import { renderBaseline, renderPreflight, baselineInputFor, preflightInputFor } 
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
-import { parseEstate } from "../../config/validate";
-import { inputAt, installMocks, isSecretValue, type Recorder } from "../../tools/harness";
-import { rawConfig } from "../helpers/config";
-
-function devEstate(): Estate {
-  const r = parseEstate(rawConfig("dev"));
-  if (!r.ok) throw new Error(r.problems.join("\n"));
-  return r.estate;
-}
-
-async function settle(): Promise<void> {
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-}
+import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
+import { estateOf } from "../helpers/config";
 
 describe("HardwareNode (mocks)", () => {
   let rec: Recorder;
@@ -30,7 +19,7 @@ describe("HardwareNode (mocks)", () => {
 
   before(async () => {
     clearArtifactTags();
-    estate = devEstate();
+    estate = estateOf("dev");
     rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const server = estate.servers[0];
     node = new HardwareNode(server.name, {

@@ -1,4 +1,5 @@
 /** Builds raw stack config for validation tests from the committed stack files. */
+import type { Estate } from "../../config/model";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { readStackConfig } from "../../tools/stackconfig";
 import { PROJECT_DIR } from "./plan";
@@ -46,4 +47,11 @@ export function withFiveMistakes(raw: RawConfig): RawConfig {
   const config = Object.fromEntries(keys.map((k) => [k, JSON.parse(raw.values[k])]));
   FIVE_MISTAKES.apply(config);
   return { ...raw, values: { ...raw.values, ...Object.fromEntries(keys.map((k) => [k, JSON.stringify(config[k])])) } };
+}
+
+/** The model of a committed stack (throws the problems if it is invalid). */
+export function estateOf(stack: "dev" | "prod"): Estate {
+  const r = parseEstate(rawConfig(stack));
+  if (!r.ok) throw new Error(r.problems.join("\n"));
+  return r.estate;
 }

@@ -14,7 +14,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { type BaselineInput, renderBaseline } from "../../components/node/render";
+import { baselineInputFor, type BaselineInput, renderBaseline } from "../../components/node/render";
+import { estateOf } from "../helpers/config";
 import { requireTool } from "../helpers/tools";
 
 const SHIMS: Record<string, string> = {
@@ -54,16 +55,14 @@ PATH=${dir}/shims:$PATH ESTATE_CALLS=${calls} bash ${script}`;
 describe("node baseline in a sandbox (root)", function () {
   this.timeout(120000);
   let dir: string;
+  const prod = estateOf("prod");
   const input: BaselineInput = {
-    host: "ctl-1",
-    fqdn: "ctl-1.prod.estate.internal",
-    address: "10.10.0.103",
-    timezone: "UTC",
-    timeServers: ["10.10.0.250", "10.10.0.251"],
-    sshUser: "estate",
-    kubernetes: true,
+    // prod's ctl-1, made a balancer too so that every branch of the script runs.
+    ...baselineInputFor(
+      prod.servers.find((s) => s.name === "ctl-1")!,
+      prod,
+    ),
     balancer: true,
-    rpFilter: "loose",
     // Installed on this machine (the sandbox has no network for apt-get).
     packages: ["iproute2", "nftables", "openssh-server"],
   };

@@ -8,12 +8,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
+  baselineInputFor,
   type BaselineInput,
   type PreflightInput,
   renderBaseline,
   renderBaselineDelete,
   renderPreflight,
 } from "../../components/node/render";
+import { estateOf } from "../helpers/config";
 import { requireTool } from "../helpers/tools";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-node-render-"));
@@ -56,18 +58,12 @@ function thisMachine(): PreflightInput {
   };
 }
 
-const baseline: BaselineInput = {
-  host: "ctl-1",
-  fqdn: "ctl-1.prod.estate.internal",
-  address: "10.10.0.103",
-  timezone: "UTC",
-  timeServers: ["10.10.0.250", "10.10.0.251"],
-  sshUser: "estate",
-  kubernetes: true,
-  balancer: false,
-  rpFilter: "loose",
-  packages: ["chrony", "frr", "openssh-server"],
-};
+/** prod's ctl-1 (a K3s server and Ceph monitor), derived from the committed stack. */
+const prod = estateOf("prod");
+const baseline: BaselineInput = baselineInputFor(
+  prod.servers.find((s) => s.name === "ctl-1")!,
+  prod,
+);
 
 describe("node renderers", () => {
   before(() => requireTool("shellcheck", "shellcheck"));
