@@ -11,6 +11,8 @@
  *   `<name>-<b>-vrrp-auth`      keepalived's authentication include, 0600, secret
  *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`
  *   `<name>-<b>-keepalived-apply` checks both and reloads keepalived; reruns when either changed
+ * The apply steps' `delete` stops and disables the service: a removed balancer stops
+ * claiming the VIP (keepalived first), then stops serving.
  * Files are written first and applied once, so a certificate rotated with its key never
  * meets a reload that sees one new and one old.
  */
@@ -18,7 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { vrrpPasswordOf } from "../../config/frontend";
 import type { Estate } from "../../config/model";
 import type { HardwareNode } from "../node";
-import { connectionFor, remoteFile, remoteScript, sha256 } from "../shared/remote";
+import { asRoot, connectionFor, remoteFile, remoteScript, sha256 } from "../shared/remote";
 import {
   FRONTEND_PATHS,
   frontTierInputFor,
@@ -133,13 +135,14 @@ export class FrontTier extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [tlsKey] },
       );
-      remoteScript(
+      const nginxApply = remoteScript(
         `${name}-${b.name}-nginx-apply`,
         {
           connection,
           user,
           script: renderNginxApply(b.name),
           triggers: [sha256(nginxConf), certificateHash, keyHash],
+          deleteCommand: asRoot(user, "systemctl disable --now nginx"),
           target: b.name,
           file: file("nginx-apply.sh"),
         },
@@ -184,10 +187,14 @@ export class FrontTier extends pulumi.ComponentResource {
           user,
           script: renderKeepalivedApply(b.name),
           triggers: [sha256(keepalivedConf), authHash],
+          // A balancer leaving the estate must stop claiming the VIP.
+          deleteCommand: asRoot(user, "systemctl disable --now keepalived"),
           target: b.name,
           file: file("keepalived-apply.sh"),
         },
-        { parent: this, dependsOn: [keepalived] },
+        // After Nginx runs, so the VIP is only claimed where Nginx serves; on removal the
+        // VIP is released (this step deleted) before Nginx stops.
+        { parent: this, dependsOn: [keepalived, nginxApply] },
       );
     }
 

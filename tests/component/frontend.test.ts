@@ -137,6 +137,9 @@ describe("FrontTier (mocks)", () => {
       ]);
       for (const r of [nginxApply, kaApply])
         assert.ok(isSecretValue(r.rawInputs.triggers), "secret hashes stay secret");
+      // Teardown: a removed balancer stops claiming the VIP, then stops serving.
+      assert.equal(kaApply.rawInputs.delete, "sudo -n systemctl disable --now keepalived");
+      assert.equal(nginxApply.rawInputs.delete, "sudo -n systemctl disable --now nginx");
 
       assert.equal(byName(`frontend-${b}-setup`).rawInputs.stdin, renderSetup(b));
       for (const [step, path] of [
@@ -193,7 +196,10 @@ describe("FrontTier (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
       assert.deepEqual(byName(`frontend-${b}-vrrp-auth`).dependencies, [urn("setup")]);
       assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("vrrp-auth")]);
-      assert.deepEqual(byName(`frontend-${b}-keepalived-apply`).dependencies, [urn("keepalived")]);
+      assert.deepEqual(
+        byName(`frontend-${b}-keepalived-apply`).dependencies,
+        [urn("keepalived"), urn("nginx-apply")].sort(),
+      );
     }
   });
 
