@@ -11,8 +11,8 @@
  *   `<name>-<b>-vrrp-auth`      keepalived's authentication include, 0600, secret
  *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`
  *   `<name>-<b>-keepalived-apply` checks both and reloads keepalived; reruns when either changed
- * The apply steps' `delete` stops and disables the service: a removed balancer stops
- * claiming the VIP (keepalived first), then stops serving.
+ * The setup step's `delete` (it is never replaced) disables keepalived, then Nginx: a
+ * balancer removed from the stack stops claiming the VIP first, then stops serving.
  * Files are written first and applied once, so a certificate rotated with its key never
  * meets a reload that sees one new and one old.
  */
@@ -84,7 +84,18 @@ export class FrontTier extends pulumi.ComponentResource {
 
       const setup = remoteScript(
         `${name}-${b.name}-setup`,
-        { connection, user, script: renderSetup(b.name), target: b.name, file: file("setup.sh") },
+        {
+          connection,
+          user,
+          script: renderSetup(b.name),
+          // A balancer leaving the estate stops claiming the VIP first, then stops serving.
+          deleteCommand: [
+            asRoot(user, "systemctl disable --now keepalived"),
+            asRoot(user, "systemctl disable --now nginx"),
+          ].join(" && "),
+          target: b.name,
+          file: file("setup.sh"),
+        },
         { parent: this, dependsOn: [node] },
       );
       const cert = remoteFile(
@@ -142,7 +153,6 @@ export class FrontTier extends pulumi.ComponentResource {
           user,
           script: renderNginxApply(b.name),
           triggers: [sha256(nginxConf), certificateHash, keyHash],
-          deleteCommand: asRoot(user, "systemctl disable --now nginx"),
           target: b.name,
           file: file("nginx-apply.sh"),
         },
@@ -187,13 +197,10 @@ export class FrontTier extends pulumi.ComponentResource {
           user,
           script: renderKeepalivedApply(b.name),
           triggers: [sha256(keepalivedConf), authHash],
-          // A balancer leaving the estate must stop claiming the VIP.
-          deleteCommand: asRoot(user, "systemctl disable --now keepalived"),
           target: b.name,
           file: file("keepalived-apply.sh"),
         },
-        // After Nginx runs, so the VIP is only claimed where Nginx serves; on removal the
-        // VIP is released (this step deleted) before Nginx stops.
+        // After Nginx runs, so the VIP is only claimed where Nginx serves.
         { parent: this, dependsOn: [keepalived, nginxApply] },
       );
     }

@@ -3,8 +3,16 @@
  *
  * The script travels as the command's stdin (`bash -s`), so the command string stays a
  * short, reviewable constant and nothing secret is ever inside it. `update` equals
- * `create`: a changed script reruns in place instead of replacing the resource, which
- * would run the old `delete` after the new `create`. `triggers` carry the payload's hash.
+ * `create`, so a changed payload reruns the command in place.
+ *
+ * Replacement and `delete` do not mix: @pulumi/command forces a replace whenever
+ * `triggers` change (its SDK sets `replaceOnChanges: ["triggers[*]"]`, pulumi-command#855),
+ * and a replace creates the new resource before deleting the old one, so the old
+ * `delete` would undo what the new `create` just applied. Hence the rule, enforced below:
+ * a command without `delete` carries its payload's hash in `triggers` (a replace only
+ * reruns it); a command with `delete` has no `triggers` and is never replaced: its
+ * payload (stdin) and, for a non-secret payload, the hash in a comment on the command
+ * line arrive as an update.
  */
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
@@ -50,20 +58,31 @@ function stdinCommand(
     run: string;
     deleteCommand?: string;
     stdin: pulumi.Input<string>;
-    triggers: pulumi.Input<string>[];
+    /** The payload's hash: plain for a plain payload, a secret Output for a secret one. */
+    hash: pulumi.Input<string>;
+    /** More values that rerun the command; only for commands without `delete`. */
+    extraTriggers?: readonly pulumi.Input<string>[];
     secret?: boolean;
   },
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
+  let inputs: { create: string; update: string; delete?: string; triggers?: pulumi.Input<string>[] };
+  if (a.deleteCommand) {
+    if (a.extraTriggers?.length)
+      throw new Error(
+        `${name}: a command with a delete cannot take triggers (a trigger change replaces it, and the old delete would run after the new create)`,
+      );
+    const run = typeof a.hash === "string" ? `${a.run} # estate sha256 ${a.hash.slice(0, 16)}` : a.run;
+    inputs = { create: run, update: run, delete: a.deleteCommand };
+  } else {
+    inputs = { create: a.run, update: a.run, triggers: [a.hash, ...(a.extraTriggers ?? [])] };
+  }
   return new command.remote.Command(
     name,
     {
       connection: a.connection,
-      create: a.run,
-      update: a.run,
-      ...(a.deleteCommand ? { delete: a.deleteCommand } : {}),
+      ...inputs,
       stdin: a.stdin,
-      triggers: a.triggers,
       ...(a.secret ? { logging: "none" as const } : {}),
     },
     { ...opts, ...(a.secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
@@ -84,7 +103,7 @@ export interface RemoteScriptArgs {
   readonly outputIsSecret?: boolean;
   /**
    * More values that rerun the script when they change, besides its own hash: the hashes
-   * of files it applies. @default []
+   * of files it applies. Not with `deleteCommand` (see above). @default []
    */
   readonly triggers?: readonly pulumi.Input<string>[];
 }
@@ -101,7 +120,8 @@ export function remoteScript(
       run: asRoot(args.user, "bash -s"),
       deleteCommand: args.deleteCommand,
       stdin: args.script,
-      triggers: [sha256(args.script), ...(args.triggers ?? [])],
+      hash: sha256(args.script),
+      extraTriggers: args.triggers,
       secret: args.outputIsSecret,
     },
     opts,
@@ -200,7 +220,7 @@ export function remoteFile(
       run,
       deleteCommand: args.deleteCommand,
       stdin: args.content,
-      triggers: [hash],
+      hash,
       secret: args.secret,
     },
     opts,

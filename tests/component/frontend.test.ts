@@ -137,9 +137,15 @@ describe("FrontTier (mocks)", () => {
       ]);
       for (const r of [nginxApply, kaApply])
         assert.ok(isSecretValue(r.rawInputs.triggers), "secret hashes stay secret");
-      // Teardown: a removed balancer stops claiming the VIP, then stops serving.
-      assert.equal(kaApply.rawInputs.delete, "sudo -n systemctl disable --now keepalived");
-      assert.equal(nginxApply.rawInputs.delete, "sudo -n systemctl disable --now nginx");
+      // Teardown sits on the setup step, which is never replaced: no triggers, no delete on apply steps.
+      const setup = byName(`frontend-${b}-setup`);
+      assert.equal(
+        setup.rawInputs.delete,
+        "sudo -n systemctl disable --now keepalived && sudo -n systemctl disable --now nginx",
+      );
+      assert.equal(setup.rawInputs.triggers, undefined);
+      assert.equal(setup.rawInputs.create, `sudo -n bash -s # estate sha256 ${sha256(renderSetup(b)).slice(0, 16)}`);
+      for (const r of [nginxApply, kaApply]) assert.equal(r.rawInputs.delete, undefined);
 
       assert.equal(byName(`frontend-${b}-setup`).rawInputs.stdin, renderSetup(b));
       for (const [step, path] of [

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HardwareNode } from "../../components/node";
 import { renderBaseline, renderPreflight, baselineInputFor, preflightInputFor } from "../../components/node/render";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
-import { sha256 } from "../../components/shared/remote";
+import { remoteScript, sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
@@ -51,12 +51,15 @@ describe("HardwareNode (mocks)", () => {
     const base = renderBaseline(baselineInputFor(server, estate));
     assert.equal(preflight.rawInputs.stdin, pre);
     assert.equal(baseline.rawInputs.stdin, base);
-    for (const r of [preflight, baseline]) {
-      assert.equal(r.rawInputs.create, "sudo -n bash -s");
-      assert.equal(r.rawInputs.update, "sudo -n bash -s", "update reruns in place; no replace");
-    }
-    assert.deepEqual(preflight.rawInputs.triggers, [sha256(pre)]);
-    assert.deepEqual(baseline.rawInputs.triggers, [sha256(base)]);
+    assert.equal(preflight.rawInputs.create, "sudo -n bash -s");
+    assert.equal(preflight.rawInputs.update, "sudo -n bash -s", "a changed script reruns");
+    assert.deepEqual(preflight.rawInputs.triggers, [sha256(pre)], "read-only: a replace only reruns it");
+    // The baseline has a delete, so it must never be replaced (the old delete would run
+    // after the new create): no triggers; the hash rides on the command line, an update.
+    const run = `sudo -n bash -s # estate sha256 ${sha256(base).slice(0, 16)}`;
+    assert.equal(baseline.rawInputs.create, run);
+    assert.equal(baseline.rawInputs.update, run);
+    assert.equal(baseline.rawInputs.triggers, undefined);
     assert.equal(preflight.rawInputs.delete, undefined, "preflight is read-only: nothing to tear down");
     assert.equal(
       baseline.rawInputs.delete,
@@ -99,5 +102,29 @@ describe("HardwareNode (mocks)", () => {
     const value = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
     assert.equal(await value(node.hostname), "srv-1");
     assert.equal(await value(node.address), "10.110.0.101");
+  });
+});
+
+describe("remote commands: delete and triggers", () => {
+  it("refuses extra triggers on a command with a delete", () => {
+    installMocks("dev", { values: {}, secretKeys: [] }, true);
+    const connection = { host: "10.0.0.1", user: "estate", privateKey: pulumi.secret("k") };
+    assert.throws(
+      () =>
+        remoteScript(
+          "bad",
+          {
+            connection,
+            user: "estate",
+            script: "#!/usr/bin/env bash\nset -euo pipefail\ntrue\n",
+            deleteCommand: "true",
+            triggers: ["x"],
+            target: "h",
+            file: "h/bad.sh",
+          },
+          {},
+        ),
+      /^Error: bad: a command with a delete cannot take triggers \(a trigger change replaces it, and the old delete would run after the new create\)$/,
+    );
   });
 });

@@ -103,6 +103,15 @@ for (const stack of ["dev", "prod"]) {
       }
     });
 
+    it("never gives a command with a delete triggers (a trigger change replaces, and the old delete would run last)", () => {
+      const commands = plan.resources.filter((r) => r.type === "command:remote:Command");
+      assert.ok(commands.some((r) => r.inputs.delete !== undefined));
+      for (const r of commands)
+        if (r.inputs.delete !== undefined) assert.equal(r.inputs.triggers, undefined, r.urn);
+        else
+          assert.ok(Array.isArray(r.inputs.triggers) || r.inputs.triggers === "[secret]", `${r.urn} reruns on change`);
+    });
+
     it("gives every resource its own URN", () => {
       const urns = plan.resources.map((r) => r.urn);
       assert.equal(new Set(urns).size, urns.length);
