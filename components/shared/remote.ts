@@ -167,7 +167,8 @@ export interface RemoteFileArgs {
 
 /**
  * The shell that installs stdin as `path`: written to a temporary file beside it, checked,
- * moved into place atomically only when it differs, then `onChange`. Idempotent.
+ * moved into place atomically only when it differs, then `onChange`; if that fails, the
+ * previous file is restored (and applied again) and the script fails. Idempotent.
  */
 export function renderInstallFile(a: {
   path: string;
@@ -177,18 +178,40 @@ export function renderInstallFile(a: {
   onChange?: string;
 }): string {
   const dir = a.path.replace(/\/[^/]+$/, "") || "/";
-  return [
+  const p = shq(a.path);
+  const head = [
     "set -euo pipefail",
     `mkdir -p ${shq(dir)}`,
     `new=$(mktemp ${shq(`${a.path}.estate.XXXXXX`)})`,
-    `trap 'rm -f "$new"' EXIT`,
+    `backup=""`,
+    `trap 'rm -f "$new" "$backup"' EXIT`,
     `cat >"$new"`,
     `chmod ${a.mode} "$new"`,
     `chown ${shq(a.owner)} "$new"`,
-    `if [[ -f ${shq(a.path)} ]] && cmp -s "$new" ${shq(a.path)}; then exit 0; fi`,
+    `if [[ -f ${p} ]] && cmp -s "$new" ${p}; then exit 0; fi`,
     ...(a.check ? [a.check] : []),
-    `mv -f "$new" ${shq(a.path)}`,
-    ...(a.onChange ? [a.onChange] : []),
+  ];
+  if (!a.onChange) return [...head, `mv -f "$new" ${p}`].join("\n");
+  // If applying the new file fails, put the previous one back (and apply it again), so the
+  // next run sees a difference and retries instead of finding the file "already there".
+  return [
+    ...head,
+    `if [[ -f ${p} ]]; then backup=$(mktemp ${shq(`${a.path}.estate-prev.XXXXXX`)}); cp -p ${p} "$backup"; fi`,
+    `mv -f "$new" ${p}`,
+    `if ! (`,
+    a.onChange,
+    `); then`,
+    `  echo "estate: applying ${a.path} failed; restoring the previous version" >&2`,
+    `  if [[ -n "$backup" ]]; then`,
+    `    mv -f "$backup" ${p}`,
+    `    (`,
+    a.onChange,
+    `    ) || echo "estate: applying the previous ${a.path} failed too" >&2`,
+    `  else`,
+    `    rm -f ${p}`,
+    `  fi`,
+    `  exit 1`,
+    `fi`,
   ].join("\n");
 }
 
