@@ -90,3 +90,19 @@ export function fabricLinkRegions(cidr: string): {
   const quarter = Math.floor(slots / 4);
   return { switches: { first: 0, capacity: quarter }, servers: { first: quarter, capacity: slots - quarter } };
 }
+
+/**
+ * Each switch's ASN: its own `asn` when set, else the spines' shared ASN, or `leafBase`
+ * plus the leaf's position among the leaves (so appending a leaf renumbers none).
+ */
+export function switchAsns(
+  switches: readonly { readonly role: "spine" | "leaf"; readonly asn?: number }[],
+  asns: { readonly spine: number; readonly leafBase: number },
+): number[] {
+  let leafIndex = 0;
+  return switches.map((s) => {
+    const auto = s.role === "spine" ? asns.spine : asns.leafBase + leafIndex;
+    if (s.role === "leaf") leafIndex++;
+    return s.asn ?? auto;
+  });
+}

@@ -16,6 +16,7 @@ import {
   poolSize,
   poolsOverlap,
   serverLoopback,
+  switchAsns,
   switchLoopback,
 } from "./allocate";
 import type { Estate, Server, ServerUplink, Switch } from "./model";
@@ -344,31 +345,29 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
         "fabric.asns.serverBase",
         `${fabric.asns.serverBase} leaves no room for ${servers.length} server ASNs in the private range; lower it`,
       );
-    const spineAsns = new Set(spines.map((s) => s.asn ?? fabric.asns.spine));
+    const resolved = switchAsns(switches, fabric.asns);
+    const spineAsns = new Set(switches.flatMap((s, i) => (s.role === "spine" ? [resolved[i]] : [])));
     if (spineAsns.size > 1)
       problems.add("switches", `spines use ASNs ${[...spineAsns].join(", ")}; all spines share one ASN (RFC 7938)`);
-    const leafAsns = leaves.map((l, i) => ({ l, asn: l.asn ?? fabric.asns.leafBase + i }));
-    for (const [asn, idx] of duplicates(leafAsns, (x) => String(x.asn)))
-      for (const i of idx.slice(1)) {
-        const sw = leafAsns[i].l;
-        problems.add(
-          `switches[${switches.indexOf(sw)}].asn`,
-          `${asn} is already used by ${leafAsns[idx[0]].l.name}; each leaf needs its own ASN`,
-        );
-      }
-    const firstLeafAsn = fabric.asns.leafBase;
-    const lastLeafAsn = fabric.asns.leafBase + leaves.length - 1;
     const spineAsn = [...spineAsns][0] ?? fabric.asns.spine;
-    if (spineAsn >= firstLeafAsn && spineAsn <= lastLeafAsn)
-      problems.add(
-        "fabric.asns.spine",
-        `${spineAsn} collides with the leaf ASNs ${firstLeafAsn}-${lastLeafAsn}; move one`,
-      );
-    if (fabric.asns.serverBase <= lastLeafAsn && lastServerAsn >= firstLeafAsn)
-      problems.add(
-        "fabric.asns.serverBase",
-        `server ASNs overlap the leaf ASNs ${firstLeafAsn}-${lastLeafAsn}; move one`,
-      );
+    const leafIdx = switches.flatMap((s, i) => (s.role === "leaf" ? [i] : []));
+    const firstOwner = new Map<number, string>();
+    for (const i of leafIdx) {
+      const sw = switches[i];
+      const asn = resolved[i];
+      // Where the number comes from: the leaf's own asn, or the leaf ASN pool.
+      const key = sw.asn !== undefined ? `switches[${i}].asn` : "fabric.asns.leafBase";
+      const owner = firstOwner.get(asn);
+      if (owner) problems.add(`switches[${i}].asn`, `${asn} is already used by ${owner}; each leaf needs its own ASN`);
+      else firstOwner.set(asn, sw.name);
+      if (asn === spineAsn)
+        problems.add(key, `${asn} is the spines' ASN; leaf ${sw.name} needs its own ASN for eBGP to the spines`);
+      if (asn >= fabric.asns.serverBase && asn <= lastServerAsn)
+        problems.add(
+          key,
+          `${asn} is also the ASN of server ${servers[asn - fabric.asns.serverBase].name}; leaves and servers need distinct ASNs`,
+        );
+    }
   }
 
   // Oversubscription per leaf (server-facing : spine-facing capacity): a warning, not an error.
@@ -600,7 +599,7 @@ function buildModel(stack: string, p: Parsed): Estate {
     user: n.ssh?.user ?? defaults.user,
     hostKey: n.hostKey.trim(),
   });
-  let leafIndex = 0;
+  const asns = switchAsns(p.switches, p.fabric.asns);
   const switches: Switch[] = p.switches.map((s, i) => ({
     kind: "switch",
     name: s.name,
@@ -608,7 +607,7 @@ function buildModel(stack: string, p: Parsed): Estate {
     rack: s.rack,
     mgmtAddress: s.mgmtAddress,
     ssh: endpoint(s),
-    asn: s.asn ?? (s.role === "spine" ? p.fabric.asns.spine : p.fabric.asns.leafBase + leafIndex++),
+    asn: asns[i],
     loopback: switchLoopback(p.pools.loopbacks, i),
     uplinks: s.uplinks,
   }));

@@ -118,6 +118,27 @@ describe("config validation: errors", () => {
     ]);
   });
 
+  it("rejects an explicit leaf ASN that another leaf gets from the pool", () => {
+    const raw = edit(dev, "switches", (s) => void (s[1].asn = 65101)); // leaf-1b is 65100 + 1
+    assert.deepEqual(problems(raw), [
+      "estate:switches[2].asn: 65101 is already used by leaf-1a; each leaf needs its own ASN",
+    ]);
+  });
+
+  it("rejects a leaf on the spines' ASN (iBGP would never come up against remote-as external)", () => {
+    const raw = edit(dev, "switches", (s) => void (s[1].asn = 65000));
+    assert.deepEqual(problems(raw), [
+      "estate:switches[1].asn: 65000 is the spines' ASN; leaf leaf-1a needs its own ASN for eBGP to the spines",
+    ]);
+  });
+
+  it("rejects a leaf on a server's ASN", () => {
+    const raw = edit(dev, "switches", (s) => void (s[2].asn = 4200000001));
+    assert.deepEqual(problems(raw), [
+      "estate:switches[2].asn: 4200000001 is also the ASN of server srv-2; leaves and servers need distinct ASNs",
+    ]);
+  });
+
   it("rejects an ASN outside the private ranges", () => {
     const raw = edit(dev, "switches", (s) => void (s[1].asn = 3356));
     assert.deepEqual(problems(raw), [
