@@ -197,9 +197,23 @@ export const Site = z
     /** DNS domain of the estate's hosts. */
     domain: matching(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a DNS domain"),
     /** @default "UTC" */
-    timezone: z.string().default("UTC"),
+    timezone: formatted((tz) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must be an IANA time zone such as UTC or Europe/Berlin").default("UTC"),
     /** NTP servers chrony uses (addresses or names); at least one. */
-    timeServers: z.array(z.string().min(1)).min(1),
+    timeServers: z
+      .array(
+        matching(
+          /^((\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?)$/i,
+          "must be an IPv4 address or a DNS name, e.g. 10.10.0.250 or ntp1.example.net",
+        ),
+      )
+      .min(1),
   })
   .strict();
 

@@ -502,6 +502,11 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
             `${path}.frontend.address`,
             `${show(s.frontend.address)} is outside pools.frontend (${pools.frontend}); use an address inside it`,
           );
+        else if (isNetworkOrBroadcast(s.frontend.address, pools.frontend))
+          problems.add(
+            `${path}.frontend.address`,
+            `${show(s.frontend.address)} is the network or broadcast address of pools.frontend; use a host address`,
+          );
         if (s.frontend.address === frontend.vip)
           problems.add(
             `${path}.frontend.address`,
@@ -541,6 +546,11 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
   }
 
   // Front tier.
+  if (frontend && frontend.ports.https === frontend.ports.http)
+    problems.add(
+      "frontend.ports.http",
+      `${frontend.ports.http} is also frontend.ports.https; HTTP (redirect only) and HTTPS need two ports`,
+    );
   if (frontend && pools && servers) {
     if (!inPool(frontend.vip, pools.frontend))
       problems.add(

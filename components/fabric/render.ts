@@ -162,6 +162,7 @@ if [[ ! -f "$daemons" ]]; then
 fi
 # frr-reload.py (package frr-pythontools) applies a changed frr.conf without a restart.
 if [[ ! -x /usr/lib/frr/frr-reload.py ]] && command -v apt-get >/dev/null; then
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends frr-pythontools
 fi
 changed=0
@@ -180,6 +181,8 @@ ${
     ? `cat >/etc/sysctl.d/60-estate-fabric.conf <<'EOF'
 net.ipv4.ip_forward = 1
 net.ipv6.conf.all.forwarding = 1
+net.ipv4.fib_multipath_hash_policy = 1
+net.ipv6.fib_multipath_hash_policy = 1
 EOF
 sysctl -q -p /etc/sysctl.d/60-estate-fabric.conf
 `

@@ -74,7 +74,8 @@ export function baselineInputFor(server: Server, estate: Estate): BaselineInput 
   return {
     host: server.name,
     fqdn: `${server.name}.${estate.site.domain}`,
-    address: server.mgmtAddress,
+    // The other tiers reach a host by its fabric loopback (Kubernetes, Ceph advertise it).
+    address: server.loopback,
     timezone: estate.site.timezone,
     timeServers: estate.site.timeServers,
     sshUser: server.ssh.user,
@@ -265,6 +266,9 @@ function sysctlLines(input: BaselineInput): string[] {
     "net.netfilter.nf_conntrack_max = 1048576",
     "fs.inotify.max_user_instances = 8192",
     "fs.inotify.max_user_watches = 1048576",
+    "# ECMP over both uplinks by flow (addresses and ports), not only by address pair",
+    "net.ipv4.fib_multipath_hash_policy = 1",
+    "net.ipv6.fib_multipath_hash_policy = 1",
   ];
   if (input.kubernetes) {
     lines.push(
@@ -337,15 +341,16 @@ fi
 # Kubernetes and Ceph would advertise).
 put_file 0644 /etc/hostname <<<"$host"
 if [[ "$(hostname)" != "$host" ]]; then hostname "$host"; fi
-put_file 0644 /etc/hosts < <(
-  sed -e '/^# BEGIN estate$/,/^# END estate$/d' -e '/^127\\.0\\.1\\.1[[:space:]]/d' /etc/hosts
-  cat ${heredoc(hostsBlock)}
-)
+hosts_new=$(mktemp)
+sed -e '/^# BEGIN estate$/,/^# END estate$/d' -e '/^127\\.0\\.1\\.1[[:space:]]/d' /etc/hosts >"$hosts_new"
+cat >>"$hosts_new" ${heredoc(hostsBlock)}
+put_file 0644 /etc/hosts <"$hosts_new"
+rm -f "$hosts_new"
 
 # Time: the zone, and chrony against the estate's servers only.
-if [[ "$(readlink -f /etc/localtime)" != /usr/share/zoneinfo/${shq(input.timezone)} ]]; then
-  ln -sf /usr/share/zoneinfo/${shq(input.timezone)} /etc/localtime
-fi
+zone=/usr/share/zoneinfo/${shq(input.timezone)}
+[[ -e "$zone" ]] || { echo "baseline $host: time zone $zone is missing (package tzdata)" >&2; exit 1; }
+if [[ "$(readlink -f /etc/localtime)" != "$(readlink -f "$zone")" ]]; then ln -sf "$zone" /etc/localtime; fi
 put_file 0644 ${BASELINE_FILES.chrony} ${heredoc(chrony)}
 if changed ${BASELINE_FILES.chrony}; then systemctl restart chrony; fi
 systemctl enable --now chrony >/dev/null 2>&1
@@ -362,7 +367,10 @@ ${
     ? `
 # Kubernetes nodes run without swap.
 swapoff -a
-put_file 0644 /etc/fstab < <(awk '$1 !~ /^#/ && $3 == "swap" {print "#" $0; next} {print}' /etc/fstab)
+fstab_new=$(mktemp)
+awk '$1 !~ /^#/ && $3 == "swap" {print "#" $0; next} {print}' /etc/fstab >"$fstab_new"
+put_file 0644 /etc/fstab <"$fstab_new"
+rm -f "$fstab_new"
 systemctl mask swap.target >/dev/null 2>&1
 `
     : ""

@@ -110,7 +110,8 @@ describe("node baseline in a sandbox (root)", function () {
     assert.equal(etc("hostname"), "ctl-1\n");
     assert.equal(
       etc("hosts"),
-      "127.0.0.1 localhost\n# BEGIN estate\n10.10.0.103 ctl-1.prod.estate.internal ctl-1\n# END estate\n",
+      // The name resolves to the fabric loopback (prod ctl-1: 10.255.0.66).
+      "127.0.0.1 localhost\n# BEGIN estate\n10.255.0.66 ctl-1.prod.estate.internal ctl-1\n# END estate\n",
     );
     assert.equal(etc("fstab"), "UUID=abc / ext4 defaults 0 1\n#/swap.img none swap sw 0 0\n");
     assert.match(etc("chrony/chrony.conf"), /^server 10\.10\.0\.250 iburst$/m);

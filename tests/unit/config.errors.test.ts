@@ -177,6 +177,34 @@ describe("config validation: errors", () => {
     assert.deepEqual(problems(raw), ["estate:ceph.minSize: 3 is more than ceph.replicas (2); use at most 2"]);
   });
 
+  it("rejects a time zone that does not exist", () => {
+    const raw = edit(dev, "site", (x) => void (x.timezone = "Europe/Atlantis"));
+    assert.deepEqual(problems(raw), [
+      'estate:site.timezone: "Europe/Atlantis" must be an IANA time zone such as UTC or Europe/Berlin',
+    ]);
+  });
+
+  it("rejects a time server that is neither an address nor a name", () => {
+    const raw = edit(dev, "site", (x) => void (x.timeServers = ["10.110.0.250 iburst maxpoll 4"]));
+    assert.deepEqual(problems(raw), [
+      'estate:site.timeServers[0]: "10.110.0.250 iburst maxpoll 4" must be an IPv4 address or a DNS name, e.g. 10.10.0.250 or ntp1.example.net',
+    ]);
+  });
+
+  it("rejects the same port for HTTP and HTTPS", () => {
+    const raw = edit(dev, "frontend", (f) => void (f.ports = { https: 443, http: 443 }));
+    assert.deepEqual(problems(raw), [
+      "estate:frontend.ports.http: 443 is also frontend.ports.https; HTTP (redirect only) and HTTPS need two ports",
+    ]);
+  });
+
+  it("rejects a balancer on the segment's broadcast address", () => {
+    const raw = edit(dev, "servers", (s) => void (s[0].frontend.address = "10.120.0.255"));
+    assert.deepEqual(problems(raw), [
+      'estate:servers[0].frontend.address: "10.120.0.255" is the network or broadcast address of pools.frontend; use a host address',
+    ]);
+  });
+
   it("rejects a VIP outside the front-tier segment", () => {
     const raw = edit(dev, "frontend", (f) => void (f.vip = "10.121.0.10"));
     assert.deepEqual(problems(raw), [

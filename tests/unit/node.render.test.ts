@@ -155,6 +155,15 @@ describe("node renderers", () => {
       assert.match(renderBaseline({ ...baseline, sshUser: "root" }), /^PermitRootLogin prohibit-password$/m);
     });
 
+    it("feeds files through temporary files, never process substitution (whose failures escape set -e)", () => {
+      assert.doesNotMatch(renderBaseline(baseline), /< <\(/);
+    });
+
+    it("spreads flows over both uplinks: multipath hash on addresses and ports", () => {
+      assert.match(renderBaseline(baseline), /^net\.ipv4\.fib_multipath_hash_policy = 1$/m);
+      assert.match(renderBaseline(baseline), /^net\.ipv6\.fib_multipath_hash_policy = 1$/m);
+    });
+
     it("uses only the configured time servers", () => {
       const text = renderBaseline(baseline);
       assert.match(text, /^server 10\.10\.0\.250 iburst\nserver 10\.10\.0\.251 iburst$/m);
