@@ -277,6 +277,11 @@ export const FrontendOptions = z
   .object({
     /** The floating address clients use, inside `pools.frontend`. */
     vip: Ipv4,
+    /**
+     * The segment's router toward the clients. When set, replies from the segment (the
+     * VIP) leave through it (policy routing on the balancers). @default none: clients on the segment
+     */
+    gateway: Ipv4.optional(),
     /** VRRP router id, unique on the segment. @default 51 */
     vrid: z.number().int().min(1).max(255).default(51),
     /** Require at least two balancers. @default true */

@@ -551,6 +551,15 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
       "frontend.ports.http",
       `${frontend.ports.http} is also frontend.ports.https; HTTP (redirect only) and HTTPS need two ports`,
     );
+  if (frontend?.gateway && pools) {
+    if (!inPool(frontend.gateway, pools.frontend) || isNetworkOrBroadcast(frontend.gateway, pools.frontend))
+      problems.add(
+        "frontend.gateway",
+        `${show(frontend.gateway)} is not a host address of pools.frontend (${pools.frontend}); name the segment's router`,
+      );
+    else if (frontend.gateway === frontend.vip)
+      problems.add("frontend.gateway", `${show(frontend.gateway)} is the VIP; name the segment's router`);
+  }
   if (frontend && pools && servers) {
     if (!inPool(frontend.vip, pools.frontend))
       problems.add(

@@ -1,14 +1,24 @@
 /**
  * `estate:node:HardwareNode`: one bare-metal server reached over SSH.
  *
- * Children: `<name>-preflight` (read-only hardware check, its stdout is the facts JSON)
- * and `<name>-baseline` (idempotent OS baseline), run in that order. Depending on the
- * component (`dependsOn: [node]`) waits for both: that is the readiness signal.
+ * Children, run in this order: `<name>-preflight` (read-only hardware check, its stdout
+ * is the facts JSON), `<name>-network` (fabric uplinks up, front-tier address; checks
+ * link speeds) and `<name>-baseline` (idempotent OS baseline). Depending on the
+ * component (`dependsOn: [node]`) waits for all three: that is the readiness signal.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Estate, Server } from "../../config/model";
 import { connectionFor, remoteScript } from "../shared/remote";
-import { baselineInputFor, preflightInputFor, renderBaseline, renderBaselineDelete, renderPreflight } from "./render";
+import {
+  baselineInputFor,
+  networkInputFor,
+  preflightInputFor,
+  renderBaseline,
+  renderBaselineDelete,
+  renderNetwork,
+  renderNetworkDelete,
+  renderPreflight,
+} from "./render";
 
 export interface HardwareNodeArgs {
   /** The server's entry in the estate model. */
@@ -58,6 +68,19 @@ export class HardwareNode extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const network = remoteScript(
+      `${name}-network`,
+      {
+        connection,
+        user: server.ssh.user,
+        script: renderNetwork(networkInputFor(server, estate)),
+        deleteCommand: renderNetworkDelete(server.ssh.user),
+        target: server.name,
+        file: `nodes/${server.name}/network.sh`,
+      },
+      { parent: this, dependsOn: [preflight] },
+    );
+
     const baseline = remoteScript(
       `${name}-baseline`,
       {
@@ -68,7 +91,7 @@ export class HardwareNode extends pulumi.ComponentResource {
         target: server.name,
         file: `nodes/${server.name}/baseline.sh`,
       },
-      { parent: this, dependsOn: [preflight] },
+      { parent: this, dependsOn: [network] },
     );
 
     this.hostname = pulumi.output(server.name);

@@ -30,6 +30,23 @@ export interface BaselineInput {
   readonly packages: readonly string[];
 }
 
+export interface NetworkInput {
+  readonly host: string;
+  /** Fabric uplinks: brought up with IPv6 link-local only (eBGP unnumbered, RFC 5549). */
+  readonly uplinks: readonly { readonly nic: string; readonly speedMbps: number; readonly peer: string }[];
+  /** Balancers: the address on the front-tier segment, and the segment's gateway if any. */
+  readonly frontend?: {
+    readonly nic: string;
+    readonly address: string;
+    readonly prefixLength: number;
+    readonly segment: string;
+    readonly gateway?: string;
+  };
+}
+
+/** Routing table for replies from the front-tier segment (VIP and balancer addresses). */
+export const FRONTEND_TABLE = 120;
+
 /**
  * Packages every node gets, and per role. Every server is a routed host on the fabric:
  * FRR, and frr-pythontools for frr-reload.py (see components/fabric).
@@ -63,6 +80,25 @@ export function preflightInputFor(server: Server, estate: Estate): PreflightInpu
     requireSecureBoot: estate.node.requireSecureBoot,
     requireTpm: estate.node.requireTpm,
     memoryTolerancePercent: estate.node.memoryTolerancePercent,
+  };
+}
+
+export function networkInputFor(server: Server, estate: Estate): NetworkInput {
+  const seg = estate.pools.frontend;
+  return {
+    host: server.name,
+    uplinks: server.uplinks.map((u) => ({ nic: u.nic, speedMbps: mbps(u.speedGbps), peer: `${u.leaf} ${u.port}` })),
+    ...(server.frontend
+      ? {
+          frontend: {
+            nic: server.frontend.nic,
+            address: server.frontend.address,
+            prefixLength: Number(seg.split("/")[1]),
+            segment: seg,
+            ...(estate.frontend.gateway ? { gateway: estate.frontend.gateway } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -181,13 +217,15 @@ for entry in "\${want_disks[@]}"; do
   fi
 done
 
-# NICs: present, link up, at the inventory's speed.
+# NICs: present; at the inventory's speed when up. A NIC still administratively down (a
+# fresh host) is brought up by the network step, which then checks its speed.
 for entry in "\${want_nics[@]}"; do
   IFS='|' read -r nic speed <<<"$entry"
   if [[ ! -e "/sys/class/net/$nic" ]]; then
     mismatch "nic $nic: not present"
     continue
   fi
+  if (($(cat "/sys/class/net/$nic/flags") % 2 == 0)); then continue; fi
   got=$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)
   if ((got <= 0)); then
     mismatch "nic $nic: link down or speed unknown, inventory says $((speed / 1000)) Gb/s"
@@ -401,4 +439,126 @@ echo "baseline $host: done; changed: \${changed_files[*]:-nothing}"
 export function renderBaselineDelete(user: string): string {
   const rm = `rm -f ${BASELINE_FILES.sysctl} ${BASELINE_FILES.modules}`;
   return user === "root" ? rm : `sudo -n ${rm}`;
+}
+
+export const NETWORK_DIR = "/etc/systemd/network";
+
+/**
+ * Host networking onto the fabric, with systemd-networkd (it manages only the NICs named
+ * here; the management interface stays as it is). Uplinks carry no IPv4 address: FRR
+ * peers over their IPv6 link-local addresses. networkd is told to leave FRR's routes
+ * alone. A balancer's front-tier NIC gets its address, and with a gateway, replies from
+ * the segment (the VIP) leave through it (policy routing, table 120).
+ */
+export function renderNetwork(input: NetworkInput): string {
+  const files: { path: string; text: string }[] = [
+    {
+      path: "/etc/systemd/networkd.conf.d/estate.conf",
+      text: [
+        "# managed by estate: routes and rules that FRR installs are not networkd's to remove",
+        "[Network]",
+        "ManageForeignRoutes=no",
+        "ManageForeignRoutingPolicyRules=no",
+      ].join("\n"),
+    },
+    ...input.uplinks.map((u) => ({
+      path: `${NETWORK_DIR}/10-estate-${u.nic}.network`,
+      text: [
+        `# managed by estate: fabric uplink to ${u.peer}; eBGP unnumbered needs only IPv6 link-local`,
+        "[Match]",
+        `Name=${u.nic}`,
+        "",
+        "[Link]",
+        "RequiredForOnline=no",
+        "",
+        "[Network]",
+        "DHCP=no",
+        "LinkLocalAddressing=ipv6",
+        "IPv6AcceptRA=no",
+      ].join("\n"),
+    })),
+  ];
+  const f = input.frontend;
+  if (f) {
+    files.push({
+      path: `${NETWORK_DIR}/10-estate-${f.nic}.network`,
+      text: [
+        `# managed by estate: front-tier segment ${f.segment}`,
+        "[Match]",
+        `Name=${f.nic}`,
+        "",
+        "[Network]",
+        "DHCP=no",
+        "LinkLocalAddressing=no",
+        "IPv6AcceptRA=no",
+        `Address=${f.address}/${f.prefixLength}`,
+        ...(f.gateway
+          ? [
+              "",
+              "[RoutingPolicyRule]",
+              `From=${f.segment}`,
+              `Table=${FRONTEND_TABLE}`,
+              "",
+              "[Route]",
+              `Destination=${f.segment}`,
+              `Table=${FRONTEND_TABLE}`,
+              "Scope=link",
+              "",
+              "[Route]",
+              `Gateway=${f.gateway}`,
+              `Table=${FRONTEND_TABLE}`,
+            ]
+          : []),
+      ].join("\n"),
+    });
+  }
+  const nics = [...input.uplinks.map((u) => u.nic), ...(f ? [f.nic] : [])];
+  return `#!/usr/bin/env bash
+# estate host networking for ${input.host}: fabric uplinks up (IPv6 link-local only)${f ? ", front-tier address" : ""}.
+# Idempotent: files change only when their content does; networkd reloads only then.
+set -euo pipefail
+export LC_ALL=C
+host=${shq(input.host)}
+
+${FILE_FUNCTIONS}
+
+command -v networkctl >/dev/null || { echo "network $host: systemd-networkd (networkctl) is missing" >&2; exit 1; }
+${files.map((x) => `put_file 0644 ${x.path} ${heredoc(x.text)}`).join("\n")}
+systemctl enable --now systemd-networkd >/dev/null
+if ((\${#changed_files[@]})); then
+  networkctl reload
+  networkctl reconfigure ${nics.join(" ")}
+fi
+
+# Every uplink comes up at the inventory's speed (preflight could not check a NIC that was down).
+${bashArray(
+  "uplinks",
+  input.uplinks.map((u) => `${u.nic}|${u.speedMbps}`),
+)}
+for entry in "\${uplinks[@]}"; do
+  IFS='|' read -r nic speed <<<"$entry"
+  got=-1
+  for _ in $(seq 1 30); do
+    if [[ "$(cat "/sys/class/net/$nic/carrier" 2>/dev/null || echo 0)" == 1 ]]; then
+      got=$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)
+      break
+    fi
+    sleep 0.5
+  done
+  if ((got <= 0)); then
+    echo "network $host: $nic has no link after 15 s; check the cable to its leaf" >&2
+    exit 1
+  elif ((got != speed)); then
+    echo "network $host: $nic runs at $got Mb/s, the inventory says $speed Mb/s" >&2
+    exit 1
+  fi
+done
+echo "network $host: done; changed: \${changed_files[*]:-nothing}"
+`;
+}
+
+/** Teardown when a node leaves the estate: its fabric and front-tier NICs are released. */
+export function renderNetworkDelete(user: string): string {
+  const cmd = `sh -c 'rm -f ${NETWORK_DIR}/10-estate-*.network /etc/systemd/networkd.conf.d/estate.conf && networkctl reload'`;
+  return user === "root" ? cmd : `sudo -n ${cmd}`;
 }

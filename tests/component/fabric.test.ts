@@ -86,9 +86,13 @@ describe("SpineLeafFabric (mocks)", () => {
   it("orders: a server's FRR waits for its HardwareNode; the config waits for the daemons", () => {
     for (const s of estate.servers) {
       const d = named(`fabric-${s.name}-frr-daemons`);
-      // dependsOn the component: the engine waits for its children, preflight and baseline.
+      // dependsOn the component: the engine waits for its children, preflight, network and baseline.
       const node = "urn:pulumi:dev::estate::estate:node:HardwareNode$command:remote:Command";
-      assert.deepEqual(d.dependencies, [`${node}::${s.name}-baseline`, `${node}::${s.name}-preflight`]);
+      assert.deepEqual(d.dependencies, [
+        `${node}::${s.name}-baseline`,
+        `${node}::${s.name}-network`,
+        `${node}::${s.name}-preflight`,
+      ]);
     }
     for (const sw of estate.switches) assert.deepEqual(named(`fabric-${sw.name}-frr-daemons`).dependencies, []);
     for (const h of [...estate.switches, ...estate.servers])

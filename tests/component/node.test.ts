@@ -5,7 +5,14 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { HardwareNode } from "../../components/node";
-import { renderBaseline, renderPreflight, baselineInputFor, preflightInputFor } from "../../components/node/render";
+import {
+  baselineInputFor,
+  networkInputFor,
+  preflightInputFor,
+  renderBaseline,
+  renderNetwork,
+  renderPreflight,
+} from "../../components/node/render";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { remoteScript, sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
@@ -30,12 +37,13 @@ describe("HardwareNode (mocks)", () => {
     await settle();
   });
 
-  it("registers the component and exactly two commands, parented to it", () => {
+  it("registers the component and exactly three commands, parented to it", () => {
     assert.deepEqual(
       rec.resources.map((r) => [r.type, r.name]),
       [
         ["estate:node:HardwareNode", "srv-1"],
         ["command:remote:Command", "srv-1-preflight"],
+        ["command:remote:Command", "srv-1-network"],
         ["command:remote:Command", "srv-1-baseline"],
       ],
     );
@@ -45,11 +53,13 @@ describe("HardwareNode (mocks)", () => {
   });
 
   it("sends the rendered scripts as stdin, with a fixed command and a hash trigger", () => {
-    const [, preflight, baseline] = rec.resources;
+    const [, preflight, network, baseline] = rec.resources;
     const server = estate.servers[0];
     const pre = renderPreflight(preflightInputFor(server, estate));
+    const net = renderNetwork(networkInputFor(server, estate));
     const base = renderBaseline(baselineInputFor(server, estate));
     assert.equal(preflight.rawInputs.stdin, pre);
+    assert.equal(network.rawInputs.stdin, net);
     assert.equal(baseline.rawInputs.stdin, base);
     assert.equal(preflight.rawInputs.create, "sudo -n bash -s");
     assert.equal(preflight.rawInputs.update, "sudo -n bash -s", "a changed script reruns");
@@ -60,6 +70,12 @@ describe("HardwareNode (mocks)", () => {
     assert.equal(baseline.rawInputs.create, run);
     assert.equal(baseline.rawInputs.update, run);
     assert.equal(baseline.rawInputs.triggers, undefined);
+    assert.equal(network.rawInputs.create, `sudo -n bash -s # estate sha256 ${sha256(net).slice(0, 16)}`);
+    assert.equal(network.rawInputs.triggers, undefined);
+    assert.equal(
+      network.rawInputs.delete,
+      "sudo -n sh -c 'rm -f /etc/systemd/network/10-estate-*.network /etc/systemd/networkd.conf.d/estate.conf && networkctl reload'",
+    );
     assert.equal(preflight.rawInputs.delete, undefined, "preflight is read-only: nothing to tear down");
     assert.equal(
       baseline.rawInputs.delete,
@@ -80,10 +96,11 @@ describe("HardwareNode (mocks)", () => {
     }
   });
 
-  it("runs the baseline only after preflight succeeded", () => {
-    const [, preflight, baseline] = rec.resources;
-    assert.deepEqual(baseline.dependencies, [preflight.urn]);
+  it("runs preflight, then the network, then the baseline", () => {
+    const [, preflight, network, baseline] = rec.resources;
     assert.deepEqual(preflight.dependencies, []);
+    assert.deepEqual(network.dependencies, [preflight.urn]);
+    assert.deepEqual(baseline.dependencies, [network.urn]);
   });
 
   it("tags the scripts as shell artifacts of its host", async () => {
@@ -92,6 +109,8 @@ describe("HardwareNode (mocks)", () => {
       tags.map((t) => [t.kind, t.target, t.property, t.file]),
       [
         ["shell", "srv-1", "stdin", "nodes/srv-1/preflight.sh"],
+        ["shell", "srv-1", "stdin", "nodes/srv-1/network.sh"],
+        ["shell", "srv-1", "delete", "nodes/srv-1/network.delete.sh"],
         ["shell", "srv-1", "stdin", "nodes/srv-1/baseline.sh"],
         ["shell", "srv-1", "delete", "nodes/srv-1/baseline.delete.sh"],
       ],

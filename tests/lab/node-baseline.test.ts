@@ -3,10 +3,13 @@
  * network namespaces with a copy of /etc bound over /etc (and a private /run), so the
  * host's files, name and network stay untouched.
  *
+ * A fresh sysfs shows the sandbox's own network devices (veths standing in for NICs).
+ *
  * What is real: every file the baseline writes, the hosts file edit, the time zone link,
  * `passwd -l`, package checks against dpkg, and `sshd -t` validating the hardened drop-in.
  * What is a recording shim (they would act on the host kernel or need systemd): systemctl,
- * modprobe, swapoff and sysctl. The sysctl shim checks that every parameter it is given
+ * modprobe, swapoff, sysctl, and networkctl (whose `reconfigure` brings the links up, as
+ * networkd would). The sysctl shim checks that every parameter it is given
  * exists in this kernel's /proc/sys.
  */
 import { strict as assert } from "assert";
@@ -14,7 +17,14 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { baselineInputFor, type BaselineInput, renderBaseline } from "../../components/node/render";
+import {
+  baselineInputFor,
+  type BaselineInput,
+  networkInputFor,
+  type NetworkInput,
+  renderBaseline,
+  renderNetwork,
+} from "../../components/node/render";
 import { estateOf } from "../helpers/config";
 import { requireTool } from "../helpers/tools";
 
@@ -22,6 +32,9 @@ const SHIMS: Record<string, string> = {
   systemctl: 'echo "systemctl $*" >>"$ESTATE_CALLS"',
   modprobe: 'echo "modprobe $*" >>"$ESTATE_CALLS"',
   swapoff: 'echo "swapoff $*" >>"$ESTATE_CALLS"',
+  // Stands in for systemd-networkd: reconfiguring a link brings it up, as networkd would.
+  networkctl: `echo "networkctl $*" >>"$ESTATE_CALLS"
+if [[ "$1" == reconfigure ]]; then shift; for n in "$@"; do ip link set dev "$n" up; done; fi`,
   sysctl: `echo "sysctl $*" >>"$ESTATE_CALLS"
 file=\${!#}
 while IFS= read -r line; do
@@ -31,14 +44,42 @@ while IFS= read -r line; do
 done <"$file"`,
 };
 
-function sandboxRun(dir: string, script: string): { status: number; stdout: string; stderr: string; calls: string[] } {
+/** A sandbox folder: a copy of /etc, an empty /run, the shims. */
+function makeSandbox(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-node-sandbox-"));
+  fs.cpSync("/etc", path.join(dir, "etc"), { recursive: true, verbatimSymlinks: true });
+  fs.mkdirSync(path.join(dir, "run"));
+  fs.mkdirSync(path.join(dir, "shims"));
+  for (const [name, body] of Object.entries(SHIMS))
+    fs.writeFileSync(path.join(dir, "shims", name), `#!/usr/bin/env bash\nset -euo pipefail\n${body}\n`, {
+      mode: 0o755,
+    });
+  return dir;
+}
+
+function requireRoot(ctx: Mocha.Context): void {
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI) throw new Error("this test needs root (CI runs as root)");
+    ctx.skip();
+  }
+  requireTool("unshare", "util-linux");
+}
+
+/** Runs `script` in the sandbox; `pre` runs first inside its fresh network namespace. */
+function sandboxRun(
+  dir: string,
+  script: string,
+  pre = "",
+): { status: number; stdout: string; stderr: string; calls: string[] } {
   const calls = path.join(dir, "calls.log");
   fs.writeFileSync(calls, "");
   const driver = `set -euo pipefail
 mount --make-rprivate /
 mount --bind ${dir}/etc /etc
 mount --bind ${dir}/run /run
+mount -t sysfs sysfs /sys
 hostname sandbox-old
+${pre}
 PATH=${dir}/shims:$PATH ESTATE_CALLS=${calls} bash ${script}`;
   const r = spawnSync("unshare", ["--mount", "--uts", "--net", "--fork", "bash", "-c", driver], {
     encoding: "utf8",
@@ -68,20 +109,9 @@ describe("node baseline in a sandbox (root)", function () {
   };
 
   before(function () {
-    if (process.getuid?.() !== 0) {
-      if (process.env.CI) throw new Error("this test needs root (CI runs as root)");
-      this.skip();
-    }
-    requireTool("unshare", "util-linux");
+    requireRoot(this);
     requireTool("sshd", "openssh-server");
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-baseline-"));
-    fs.cpSync("/etc", path.join(dir, "etc"), { recursive: true, verbatimSymlinks: true });
-    fs.mkdirSync(path.join(dir, "run"));
-    fs.mkdirSync(path.join(dir, "shims"));
-    for (const [name, body] of Object.entries(SHIMS))
-      fs.writeFileSync(path.join(dir, "shims", name), `#!/usr/bin/env bash\nset -euo pipefail\n${body}\n`, {
-        mode: 0o755,
-      });
+    dir = makeSandbox();
     // A host as an installer leaves it: Debian's 127.0.1.1 alias and an active swap line.
     const etc = path.join(dir, "etc");
     fs.writeFileSync(path.join(etc, "hosts"), "127.0.0.1 localhost\n127.0.1.1 debian\n");
@@ -156,5 +186,69 @@ describe("node baseline in a sandbox (root)", function () {
       fs.readFileSync(path.join(dir, "etc", "ssh", "sshd_config.d", "00-estate-hardening.conf"), "utf8"),
       /^MaxAuthTries 3$/m,
     );
+  });
+});
+
+describe("node network in a sandbox (root)", function () {
+  this.timeout(120000);
+  let dir: string;
+  const prod = estateOf("prod");
+  const lb = prod.servers.find((s) => s.name === "lb-1")!;
+  // The sandbox's NICs are veths, which report 10 Gb/s.
+  const input: NetworkInput = {
+    ...networkInputFor(lb, prod),
+    uplinks: networkInputFor(lb, prod).uplinks.map((u) => ({ ...u, speedMbps: 10000 })),
+  };
+  const nics = ["ens1f0", "ens1f1", "eno1"];
+  const cables = nics
+    .map((n, i) => `ip link add ${n} type veth peer name peer${i}; ip link set peer${i} up`)
+    .join("\n");
+  const up = nics.map((n) => `ip link set ${n} up`).join("\n");
+
+  before(function () {
+    requireRoot(this);
+    dir = makeSandbox();
+    fs.writeFileSync(path.join(dir, "network.sh"), renderNetwork(input));
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("brings the uplinks up, link-local only, and checks their speed", () => {
+    const r = sandboxRun(dir, path.join(dir, "network.sh"), cables);
+    assert.equal(r.status, 0, r.stderr);
+    const file = (n: string) =>
+      fs.readFileSync(path.join(dir, "etc", "systemd", "network", `10-estate-${n}.network`), "utf8");
+    assert.match(file("ens1f0"), /^Name=ens1f0$/m);
+    assert.match(file("ens1f0"), /^LinkLocalAddressing=ipv6$/m);
+    assert.doesNotMatch(file("ens1f0"), /^Address=/m);
+    assert.match(file("eno1"), /^Address=10\.20\.0\.11\/24$/m);
+    assert.match(
+      fs.readFileSync(path.join(dir, "etc", "systemd", "networkd.conf.d", "estate.conf"), "utf8"),
+      /^ManageForeignRoutes=no$/m,
+    );
+    assert.deepEqual(
+      r.calls.filter((c) => c.startsWith("networkctl")),
+      ["networkctl reload", "networkctl reconfigure ens1f0 ens1f1 eno1"],
+    );
+  });
+
+  it("changes nothing and reloads nothing on the second run", () => {
+    const r = sandboxRun(dir, path.join(dir, "network.sh"), `${cables}\n${up}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^network lb-1: done; changed: nothing$/m);
+    assert.deepEqual(
+      r.calls.filter((c) => c.startsWith("networkctl")),
+      [],
+    );
+  });
+
+  it("fails naming the NIC whose speed differs from the inventory", () => {
+    const wrong = renderNetwork({ ...input, uplinks: input.uplinks.map((u) => ({ ...u, speedMbps: 100000 })) });
+    fs.writeFileSync(path.join(dir, "wrong.sh"), wrong);
+    const r = sandboxRun(dir, path.join(dir, "wrong.sh"), `${cables}\n${up}`);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^network lb-1: ens1f0 runs at 10000 Mb\/s, the inventory says 100000 Mb\/s$/m);
   });
 });

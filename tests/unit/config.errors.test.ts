@@ -205,6 +205,13 @@ describe("config validation: errors", () => {
     ]);
   });
 
+  it("rejects a front-tier gateway outside the segment", () => {
+    const raw = edit(dev, "frontend", (f) => void (f.gateway = "10.110.0.1"));
+    assert.deepEqual(problems(raw), [
+      'estate:frontend.gateway: "10.110.0.1" is not a host address of pools.frontend (10.120.0.0/24); name the segment\'s router',
+    ]);
+  });
+
   it("rejects a VIP outside the front-tier segment", () => {
     const raw = edit(dev, "frontend", (f) => void (f.vip = "10.121.0.10"));
     assert.deepEqual(problems(raw), [

@@ -10,6 +10,8 @@ import * as path from "path";
 import {
   baselineInputFor,
   type BaselineInput,
+  networkInputFor,
+  renderNetwork,
   type PreflightInput,
   renderBaseline,
   renderBaselineDelete,
@@ -115,6 +117,32 @@ describe("node renderers", () => {
       );
       // The facts still come out, with the same problems, for the operator's records.
       assert.equal(JSON.parse(r.stdout).problems.length, 5);
+    });
+  });
+
+  describe("network", () => {
+    const prod = estateOf("prod");
+    const lb = prod.servers.find((s) => s.name === "lb-1")!;
+
+    it("passes shellcheck and bash -n, with and without a front-tier gateway", () => {
+      shellcheck(write("network.sh", renderNetwork(networkInputFor(lb, prod))));
+      const gw = { ...prod, frontend: { ...prod.frontend, gateway: "10.20.0.1" } };
+      shellcheck(write("network-gw.sh", renderNetwork(networkInputFor(lb, gw))));
+    });
+
+    it("routes replies from the front-tier segment through its gateway (policy routing, table 120)", () => {
+      const gw = { ...prod, frontend: { ...prod.frontend, gateway: "10.20.0.1" } };
+      const text = renderNetwork(networkInputFor(lb, gw));
+      assert.match(text, /\[RoutingPolicyRule\]\nFrom=10\.20\.0\.0\/24\nTable=120\n/);
+      assert.match(text, /\[Route\]\nGateway=10\.20\.0\.1\nTable=120\n/);
+      assert.doesNotMatch(renderNetwork(networkInputFor(lb, prod)), /^\[RoutingPolicyRule\]$/m, "no gateway, no rule");
+    });
+
+    it("gives servers without role lb only their link-local uplinks", () => {
+      const ctl = prod.servers.find((s) => s.name === "ctl-1")!;
+      const text = renderNetwork(networkInputFor(ctl, prod));
+      assert.doesNotMatch(text, /^Address=/m);
+      assert.match(text, /^ *networkctl reconfigure ens1f0 ens1f1$/m);
     });
   });
 
