@@ -5,7 +5,8 @@
  *   `<name>-<node>-frr-daemons`  enables bgpd/bfdd (shell, `fabric/<node>/frr-daemons.sh`)
  *   `<name>-<node>-frr-conf`     /etc/frr/frr.conf: syntax-checked, reloaded (kind frr,
  *                                `fabric/<node>/frr.conf`), after the daemons step
- * A server's steps wait for its HardwareNode (baseline installs FRR).
+ * A server's steps wait for its HardwareNode (baseline installs FRR). Switches roll: each
+ * spine waits for the spine before it, each leaf for the leaf before it in its rack.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Estate } from "../../config/model";
@@ -37,6 +38,19 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
     const { estate } = args;
     const plan = planFabric(estate);
 
+    // Rolling changes: a switch waits for the one before it in its group (the spines; the
+    // leaves of one rack), so a reload or restart never takes both spines, or both leaves
+    // of a rack, down at once. Servers each affect only themselves.
+    const groupOf = (s: (typeof estate.switches)[number]): string => (s.role === "spine" ? "spines" : `rack ${s.rack}`);
+    const previousInGroup = new Map<string, string>();
+    const lastOfGroup = new Map<string, string>();
+    for (const s of estate.switches) {
+      const prev = lastOfGroup.get(groupOf(s));
+      if (prev) previousInGroup.set(s.name, prev);
+      lastOfGroup.set(groupOf(s), s.name);
+    }
+    const applied = new Map<string, pulumi.Resource>();
+
     const hosts = [
       ...estate.switches.map((s) => ({ name: s.name, ssh: s.ssh, forwarding: true, node: undefined })),
       ...estate.servers.map((s) => ({ name: s.name, ssh: s.ssh, forwarding: false, node: args.nodes[s.name] })),
@@ -53,9 +67,15 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
           target: h.name,
           file: `fabric/${h.name}/frr-daemons.sh`,
         },
-        { parent: this, ...(h.node ? { dependsOn: [h.node] } : {}) },
+        {
+          parent: this,
+          dependsOn: [
+            ...(h.node ? [h.node] : []),
+            ...(previousInGroup.has(h.name) ? [applied.get(previousInGroup.get(h.name)!)!] : []),
+          ],
+        },
       );
-      remoteFile(
+      const conf = remoteFile(
         `${name}-${h.name}-frr-conf`,
         {
           connection,
@@ -72,6 +92,7 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [daemons] },
       );
+      applied.set(h.name, conf);
     }
 
     this.plan = plan;

@@ -94,7 +94,10 @@ describe("SpineLeafFabric (mocks)", () => {
         `${node}::${s.name}-preflight`,
       ]);
     }
-    for (const sw of estate.switches) assert.deepEqual(named(`fabric-${sw.name}-frr-daemons`).dependencies, []);
+    // Rolling: the first switch of each group starts at once; leaf-1b waits for leaf-1a (rack r1).
+    assert.deepEqual(named("fabric-spine-1-frr-daemons").dependencies, []);
+    assert.deepEqual(named("fabric-leaf-1a-frr-daemons").dependencies, []);
+    assert.deepEqual(named("fabric-leaf-1b-frr-daemons").dependencies, [named("fabric-leaf-1a-frr-conf").urn]);
     for (const h of [...estate.switches, ...estate.servers])
       assert.deepEqual(named(`fabric-${h.name}-frr-conf`).dependencies, [named(`fabric-${h.name}-frr-daemons`).urn]);
   });

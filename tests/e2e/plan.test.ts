@@ -112,6 +112,24 @@ for (const stack of ["dev", "prod"]) {
           assert.ok(Array.isArray(r.inputs.triggers) || r.inputs.triggers === "[secret]", `${r.urn} reruns on change`);
     });
 
+    it("rolls switch changes: never both spines, nor both leaves of a rack, at once", () => {
+      const byName = new Map(plan.resources.map((r) => [r.name, r]));
+      const chains: [string, string][] =
+        stack === "prod"
+          ? [
+              ["spine-2", "spine-1"],
+              ["leaf-1b", "leaf-1a"],
+            ]
+          : [["leaf-1b", "leaf-1a"]];
+      for (const [later, earlier] of chains)
+        assert.ok(
+          byName
+            .get(`fabric-${later}-frr-daemons`)!
+            .dependencies.includes(byName.get(`fabric-${earlier}-frr-conf`)!.urn),
+          `${later} waits for ${earlier}`,
+        );
+    });
+
     it("gives every resource its own URN", () => {
       const urns = plan.resources.map((r) => r.urn);
       assert.equal(new Set(urns).size, urns.length);
