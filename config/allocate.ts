@@ -106,3 +106,23 @@ export function switchAsns(
     return s.asn ?? auto;
   });
 }
+
+/** Each server's ASN: its own `asn` when pinned, else `serverBase` plus its position. */
+export function serverAsns(servers: readonly { readonly asn?: number }[], serverBase: number): number[] {
+  return servers.map((s, i) => s.asn ?? serverBase + i);
+}
+
+/**
+ * Every loopback: a host's own `loopback` when pinned, else the one its position
+ * allocates (switches from the first quarter of the pool, servers from the rest).
+ */
+export function resolveLoopbacks(
+  pool: string,
+  switches: readonly { readonly loopback?: string }[],
+  servers: readonly { readonly loopback?: string }[],
+): { switches: string[]; servers: string[] } {
+  return {
+    switches: switches.map((s, i) => s.loopback ?? switchLoopback(pool, i)),
+    servers: servers.map((s, i) => s.loopback ?? serverLoopback(pool, i)),
+  };
+}

@@ -137,6 +137,13 @@ export const Server = z
     rack: Hostname,
     hardware: Hardware,
     uplinks: z.array(ServerUplink).default([]),
+    /**
+     * Pins the loopback (inside `pools.loopbacks`). @default allocated by position: pin it
+     * before removing or reordering servers above this one, or it is renumbered.
+     */
+    loopback: Ipv4.optional(),
+    /** Pins the server's ASN. @default `fabric.asns.serverBase` plus its position */
+    asn: z.number().int().positive().optional(),
     /** Only for role `lb`: the balancer's own address on the front-tier segment. */
     frontend: z.object({ address: Ipv4, nic: IfaceName }).strict().optional(),
   })
@@ -164,6 +171,8 @@ export const Switch = z
     hostKey: HostKey,
     /** @default allocated from `estate:fabric.asns` */
     asn: z.number().int().positive().optional(),
+    /** Pins the loopback (inside `pools.loopbacks`). @default allocated by position */
+    loopback: Ipv4.optional(),
     /** Leaves only: the cables to the spines. */
     uplinks: z.array(SwitchUplink).default([]),
   })

@@ -15,9 +15,9 @@ import {
   oversubscriptionRatio,
   poolSize,
   poolsOverlap,
-  serverLoopback,
+  resolveLoopbacks,
+  serverAsns,
   switchAsns,
-  switchLoopback,
 } from "./allocate";
 import type { Estate, Server, ServerUplink, Switch } from "./model";
 import { ConfigKeys, type ConfigKey, formatChecks, isCidr, SecretKeys, type SecretKey } from "./schema";
@@ -336,10 +336,24 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
     switches.forEach((sw, i) => {
       if (sw.asn !== undefined) asnPaths.push([`switches[${i}].asn`, sw.asn]);
     });
+    servers.forEach((sv, i) => {
+      if (sv.asn !== undefined) asnPaths.push([`servers[${i}].asn`, sv.asn]);
+    });
     for (const [path, asn] of asnPaths)
       if (!isPrivateAsn(asn))
         problems.add(path, `${asn} is outside the private ASN ranges; use 64512-65534 or 4200000000-4294967294`);
     const lastServerAsn = fabric.asns.serverBase + servers.length - 1;
+    const serverAsn = serverAsns(servers, fabric.asns.serverBase);
+    const serverByAsn = new Map<number, string>();
+    servers.forEach((sv, i) => {
+      const owner = serverByAsn.get(serverAsn[i]);
+      if (owner)
+        problems.add(
+          `servers[${i}].asn`,
+          `${serverAsn[i]} is already the ASN of server ${owner}; each server needs its own ASN`,
+        );
+      else serverByAsn.set(serverAsn[i], sv.name);
+    });
     if (isPrivateAsn(fabric.asns.serverBase) && !isPrivateAsn(lastServerAsn))
       problems.add(
         "fabric.asns.serverBase",
@@ -362,10 +376,10 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
       else firstOwner.set(asn, sw.name);
       if (asn === spineAsn)
         problems.add(key, `${asn} is the spines' ASN; leaf ${sw.name} needs its own ASN for eBGP to the spines`);
-      if (asn >= fabric.asns.serverBase && asn <= lastServerAsn)
+      if (serverByAsn.has(asn))
         problems.add(
           key,
-          `${asn} is also the ASN of server ${servers[asn - fabric.asns.serverBase].name}; leaves and servers need distinct ASNs`,
+          `${asn} is also the ASN of server ${serverByAsn.get(asn)}; leaves and servers need distinct ASNs`,
         );
     }
   }
@@ -391,6 +405,26 @@ function crossCheck(p: Partial<Parsed>, problems: Problems): void {
 
   // Loopback pool big enough; fabric link pool when numbered.
   if (pools && switches && servers && fabric && isCidr(pools.loopbacks)) {
+    const lo = resolveLoopbacks(pools.loopbacks, switches, servers);
+    const all = [
+      ...switches.map((n, i) => ({ path: `switches[${i}]`, name: n.name, pinned: n.loopback, lo: lo.switches[i] })),
+      ...servers.map((n, i) => ({ path: `servers[${i}]`, name: n.name, pinned: n.loopback, lo: lo.servers[i] })),
+    ];
+    const owner = new Map<string, string>();
+    for (const n of all) {
+      if (n.pinned !== undefined && !inPool(n.pinned, pools.loopbacks))
+        problems.add(
+          `${n.path}.loopback`,
+          `${show(n.pinned)} is outside pools.loopbacks (${pools.loopbacks}); pin an address inside it`,
+        );
+      const first = owner.get(n.lo);
+      if (first)
+        problems.add(
+          `${n.path}.loopback`,
+          `${n.lo} is already the loopback of ${first}; pin ${n.name} to a free address of pools.loopbacks`,
+        );
+      else owner.set(n.lo, n.name);
+    }
     const regions = loopbackRegions(pools.loopbacks);
     if (switches.length > regions.switches.capacity || servers.length > regions.servers.capacity)
       problems.add(
@@ -619,6 +653,8 @@ function buildModel(stack: string, p: Parsed): Estate {
     hostKey: n.hostKey.trim(),
   });
   const asns = switchAsns(p.switches, p.fabric.asns);
+  const serverAsn = serverAsns(p.servers, p.fabric.asns.serverBase);
+  const loopbacks = resolveLoopbacks(p.pools.loopbacks, p.switches, p.servers);
   const switches: Switch[] = p.switches.map((s, i) => ({
     kind: "switch",
     name: s.name,
@@ -627,7 +663,7 @@ function buildModel(stack: string, p: Parsed): Estate {
     mgmtAddress: s.mgmtAddress,
     ssh: endpoint(s),
     asn: asns[i],
-    loopback: switchLoopback(p.pools.loopbacks, i),
+    loopback: loopbacks.switches[i],
     uplinks: s.uplinks,
   }));
   const servers: Server[] = p.servers.map((s, i) => {
@@ -642,8 +678,8 @@ function buildModel(stack: string, p: Parsed): Estate {
       rack: s.rack,
       hardware: s.hardware,
       uplinks,
-      loopback: serverLoopback(p.pools.loopbacks, i),
-      asn: p.fabric.asns.serverBase + i,
+      loopback: loopbacks.servers[i],
+      asn: serverAsn[i],
       ...(s.frontend ? { frontend: s.frontend } : {}),
     };
   });

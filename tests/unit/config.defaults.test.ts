@@ -115,6 +115,31 @@ describe("config validation: defaults", () => {
     );
   });
 
+  it("keeps pinned loopbacks and ASNs when a server above is removed", () => {
+    const pinned = edit(rawConfig("prod"), "servers", (s) => {
+      for (const [i, x] of s.entries()) {
+        x.loopback = `10.255.0.${64 + i}`;
+        x.asn = 4200000000 + i;
+      }
+    });
+    const before = model(pinned);
+    const after = model(
+      edit(pinned, "servers", (s) => {
+        // Remove wrk-3 (and give up its cabling); the hosts after it keep their numbers.
+        s.splice(
+          s.findIndex((x: { name: string }) => x.name === "wrk-3"),
+          1,
+        );
+      }),
+    );
+    for (const s of after.servers) {
+      const b = before.servers.find((x) => x.name === s.name)!;
+      assert.deepEqual([s.loopback, s.asn], [b.loopback, b.asn], s.name);
+    }
+    const osd1 = after.servers.find((x) => x.name === "osd-1")!;
+    assert.deepEqual([osd1.loopback, osd1.asn], ["10.255.0.72", 4200000008]);
+  });
+
   it("never renumbers an existing host when servers or switches are appended", () => {
     const base = rawConfig("prod");
     const before = model(base);

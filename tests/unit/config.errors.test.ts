@@ -37,7 +37,7 @@ describe("config validation: errors", () => {
       s[2].mgmtAdress = s[2].mgmtAddress;
     });
     assert.deepEqual(problems(raw), [
-      "estate:servers[2].mgmtAdress: unknown key \"mgmtAdress\"; did you mean 'mgmtAddress'? allowed keys: name, mgmtAddress, ssh, hostKey, roles, rack, hardware, uplinks, frontend",
+      "estate:servers[2].mgmtAdress: unknown key \"mgmtAdress\"; did you mean 'mgmtAddress'? allowed keys: name, mgmtAddress, ssh, hostKey, roles, rack, hardware, uplinks, loopback, asn, frontend",
     ]);
   });
 
@@ -136,6 +136,27 @@ describe("config validation: errors", () => {
     const raw = edit(dev, "switches", (s) => void (s[2].asn = 4200000001));
     assert.deepEqual(problems(raw), [
       "estate:switches[2].asn: 4200000001 is also the ASN of server srv-2; leaves and servers need distinct ASNs",
+    ]);
+  });
+
+  it("rejects a pinned loopback that another host already has", () => {
+    const raw = edit(dev, "servers", (s) => void (s[2].loopback = "10.111.0.64")); // srv-1's, by position
+    assert.deepEqual(problems(raw), [
+      "estate:servers[2].loopback: 10.111.0.64 is already the loopback of srv-1; pin srv-3 to a free address of pools.loopbacks",
+    ]);
+  });
+
+  it("rejects a pinned loopback outside its pool", () => {
+    const raw = edit(dev, "servers", (s) => void (s[2].loopback = "10.99.0.1"));
+    assert.deepEqual(problems(raw), [
+      'estate:servers[2].loopback: "10.99.0.1" is outside pools.loopbacks (10.111.0.0/24); pin an address inside it',
+    ]);
+  });
+
+  it("rejects a pinned server ASN that another server has", () => {
+    const raw = edit(dev, "servers", (s) => void (s[2].asn = 4200000000));
+    assert.deepEqual(problems(raw), [
+      "estate:servers[2].asn: 4200000000 is already the ASN of server srv-1; each server needs its own ASN",
     ]);
   });
 
