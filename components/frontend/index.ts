@@ -74,6 +74,7 @@ export class FrontTier extends pulumi.ComponentResource {
     const certificateHash = pulumi.secret(certificate.apply(sha256));
     const keyHash = pulumi.secret(key.apply(sha256));
 
+    let previousKeepalived: pulumi.Resource | undefined;
     for (const b of input.balancers) {
       const server = servers.get(b.name)!;
       const node = args.nodes[b.name];
@@ -190,7 +191,7 @@ export class FrontTier extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [auth] },
       );
-      remoteScript(
+      previousKeepalived = remoteScript(
         `${name}-${b.name}-keepalived-apply`,
         {
           connection,
@@ -200,8 +201,10 @@ export class FrontTier extends pulumi.ComponentResource {
           target: b.name,
           file: file("keepalived-apply.sh"),
         },
-        // After Nginx runs, so the VIP is only claimed where Nginx serves.
-        { parent: this, dependsOn: [keepalived, nginxApply] },
+        // After Nginx runs, so the VIP is only claimed where Nginx serves; and after the
+        // balancer of next higher priority, so that with nopreempt the first election goes
+        // to the highest priority (balancers are in priority order).
+        { parent: this, dependsOn: [keepalived, nginxApply, ...(previousKeepalived ? [previousKeepalived] : [])] },
       );
     }
 

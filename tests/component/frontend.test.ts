@@ -202,9 +202,15 @@ describe("FrontTier (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
       assert.deepEqual(byName(`frontend-${b}-vrrp-auth`).dependencies, [urn("setup")]);
       assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("vrrp-auth")]);
+      // lb-2 (priority 140) starts keepalived after lb-1 (150): with nopreempt, the first
+      // election goes to the highest priority.
       assert.deepEqual(
         byName(`frontend-${b}-keepalived-apply`).dependencies,
-        [urn("keepalived"), urn("nginx-apply")].sort(),
+        [
+          urn("keepalived"),
+          urn("nginx-apply"),
+          ...(b === "lb-2" ? [byName("frontend-lb-1-keepalived-apply").urn] : []),
+        ].sort(),
       );
     }
   });
