@@ -21,6 +21,8 @@ export interface FrrInput {
     readonly peer: string;
     readonly peerAddress?: string;
     readonly localAddress?: string;
+    /** Set when the peer is a server: the only prefix accepted from it (its loopback /32). */
+    readonly serverLoopback?: string;
   }[];
   readonly bfd: { readonly intervalMs: number; readonly multiplier: number };
   readonly maximumPaths: number;
@@ -41,7 +43,10 @@ export function frrInputFor(plan: FabricPlan, estate: Estate, node: string): Frr
     kind: n.kind,
     asn: n.asn,
     loopback: n.loopback,
-    sessions: sessionsOf(plan, node),
+    sessions: sessionsOf(plan, node).map((s) => {
+      const peer = plan.nodes.find((x) => x.name === s.peer);
+      return peer?.kind === "server" ? { ...s, serverLoopback: peer.loopback } : s;
+    }),
     bfd: estate.fabric.bfd,
     maximumPaths: estate.fabric.maximumPaths,
     loopbackPool: p.loopbacks,
@@ -86,12 +91,16 @@ export function renderFrrConf(i: FrrInput): string {
     ` neighbor ${PEER_GROUP} bfd`,
     ` neighbor ${PEER_GROUP} bfd profile ${BFD_PROFILE}`,
   );
+  const neighbor = (s: (typeof i.sessions)[number]): string => (numbered && s.peerAddress ? s.peerAddress : s.iface);
   for (const s of i.sessions)
     lines.push(
       numbered && s.peerAddress
         ? ` neighbor ${s.peerAddress} peer-group ${PEER_GROUP}`
         : ` neighbor ${s.iface} interface peer-group ${PEER_GROUP}`,
     );
+  // A leaf takes from each server only that server's loopback: one server can never
+  // announce another's address, a pool or a default.
+  const fromServers = i.sessions.filter((s) => s.serverLoopback);
   lines.push(
     " !",
     " address-family ipv4 unicast",
@@ -99,6 +108,7 @@ export function renderFrrConf(i: FrrInput): string {
     `  neighbor ${PEER_GROUP} activate`,
     `  neighbor ${PEER_GROUP} route-map FABRIC-IN in`,
     `  neighbor ${PEER_GROUP} route-map FABRIC-OUT out`,
+    ...fromServers.map((s) => `  neighbor ${neighbor(s)} prefix-list FROM-${s.peer} in`),
     `  maximum-paths ${i.maximumPaths}`,
     " exit-address-family",
     "exit",
@@ -107,6 +117,9 @@ export function renderFrrConf(i: FrrInput): string {
     `ip prefix-list ESTATE seq 10 permit ${i.loopbackPool} ge 32`,
     ...i.ownPrefixes.map((p, k) => `ip prefix-list ESTATE seq ${20 + 10 * k} permit ${p} le 32`),
     `ip prefix-list OWN-LOOPBACK seq 10 permit ${i.loopback}/32`,
+    ...[...new Map(fromServers.map((s) => [s.peer, s.serverLoopback])).entries()].map(
+      ([peer, lo]) => `ip prefix-list FROM-${peer} seq 10 permit ${lo}/32`,
+    ),
     "!",
     "route-map FABRIC-IN permit 10",
     " match ip address prefix-list ESTATE",

@@ -190,6 +190,13 @@ export class FabricLab {
     throw new Error(`${file} did not appear within 5 s`);
   }
 
+  /** Runs configuration commands on a node's live daemons (`configure terminal` first). */
+  configure(node: string, commands: readonly string[]): string {
+    const args = ["--vty_socket", this.dir(node), "-c", "configure terminal"];
+    for (const c of commands) args.push("-c", c);
+    return this.exec(node, "vtysh", args);
+  }
+
   vtysh(node: string, command: string): string {
     const d = this.dir(node);
     return this.exec(node, "vtysh", ["--vty_socket", d, "-c", command]);

@@ -203,6 +203,66 @@ describe("fabric lab: planned FRR configs in real daemons, BGP + BFD, silent fai
         // problems() above already required two next hops from every server to every other.
       });
 
+      if (!numbered)
+        it("a leaf refuses a server announcing another server's loopback (no hijack)", async function () {
+          // Server A drops its own outbound filter and announces B's loopback; the leaves
+          // must keep reaching B only through B.
+          const [a, b] = lab.servers;
+          const asnA = t.fabric.servers.find((x) => x.name === a)!.asn;
+          const victim = lab.loopback.get(b)!;
+          const hijack = [
+            `router bgp ${asnA}`,
+            "address-family ipv4 unicast",
+            "no neighbor fabric route-map FABRIC-OUT out",
+            `network ${victim}/32`,
+          ];
+          const undo = [
+            `router bgp ${asnA}`,
+            "address-family ipv4 unicast",
+            `no network ${victim}/32`,
+            "neighbor fabric route-map FABRIC-OUT out",
+          ];
+          const leaves = t.fabric.links.filter((l) => l.a.node === a).map((l) => l.b);
+          try {
+            // B's address on A's loopback: a route A's BGP can announce.
+            lab.exec(a, "ip", ["addr", "add", `${victim}/32`, "dev", "lo"]);
+            lab.configure(a, hijack);
+            lab.vtysh(a, "clear bgp ipv4 unicast * soft out");
+            let sent = false;
+            for (let i = 0; i < 40 && !sent; i++) {
+              await new Promise((r) => setTimeout(r, 100));
+              sent = leaves.every((l) => {
+                const out = JSON.parse(
+                  lab.vtysh(
+                    a,
+                    `show bgp ipv4 unicast neighbors ${t.fabric.links.find((x) => x.a.node === a && x.b.node === l.node)!.a.iface} advertised-routes json`,
+                  ),
+                ) as { advertisedRoutes?: Record<string, unknown> };
+                return !!out.advertisedRoutes?.[`${victim}/32`];
+              });
+            }
+            assert.ok(sent, `${a} advertises ${victim}/32 (the hijack attempt is real)`);
+            await new Promise((r) => setTimeout(r, 1000));
+            for (const l of leaves) {
+              const bgp = JSON.parse(lab.vtysh(l.node, `show bgp ipv4 unicast ${victim}/32 json`)) as {
+                paths?: { aspath?: { string?: string } }[];
+              };
+              const viaA = (bgp.paths ?? []).filter((p) => (p.aspath?.string ?? "").split(" ")[0] === String(asnA));
+              assert.deepEqual(viaA, [], `${l.node} accepted ${victim}/32 from ${a}`);
+            }
+          } finally {
+            lab.configure(a, undo);
+            lab.exec(a, "ip", ["addr", "del", `${victim}/32`, "dev", "lo"]);
+            lab.vtysh(a, "clear bgp ipv4 unicast * soft out");
+          }
+          let broken = lab.unreachablePairs();
+          for (let i = 0; i < 50 && broken.length; i++) {
+            await new Promise((r) => setTimeout(r, 200));
+            broken = lab.unreachablePairs();
+          }
+          assert.deepEqual(broken, [], "the fabric is whole again");
+        });
+
       it("each leaf reaches remote servers and the other leaves over every spine (ECMP)", function () {
         const want = Math.min(2, lab.spines.length);
         for (const leaf of lab.leaves) {
