@@ -14,6 +14,11 @@ export interface LoopbackRegions {
   readonly servers: { readonly first: number; readonly capacity: number };
 }
 
+/** The prefix length of a CIDR, e.g. 24 for 10.20.0.0/24. */
+export function prefixLength(cidr: string): number {
+  return new Address4(cidr).subnetMask;
+}
+
 export function poolSize(cidr: string): number {
   return 2 ** (32 - new Address4(cidr).subnetMask);
 }

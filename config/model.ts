@@ -82,15 +82,7 @@ export interface Estate {
   readonly monitoring: MonitoringOptions;
 }
 
-export function hasRole(server: Server, role: Role): boolean {
-  return server.roles.includes(role);
-}
-
-export function serversWithRole(estate: Estate, role: Role): Server[] {
-  return estate.servers.filter((s) => hasRole(s, role));
-}
-
-/** Whether a server runs Kubernetes (server or agent). */
-export function isKubernetesNode(server: Server): boolean {
-  return hasRole(server, "k8s-server") || hasRole(server, "k8s-agent");
+/** Whether a server (or anything with roles) runs Kubernetes: K3s server or agent. */
+export function isKubernetesNode(server: { readonly roles: readonly string[] }): boolean {
+  return server.roles.includes("k8s-server") || server.roles.includes("k8s-agent");
 }

@@ -23,6 +23,9 @@
  *   so keepalived.conf itself carries no secret and stays a reviewable plan artifact.
  */
 
+import { prefixLength } from "../../config/allocate";
+import { isKubernetesNode } from "../../config/model";
+
 /** Where the front tier's files live on a balancer. The lab test substitutes some of these. */
 export const FRONTEND_PATHS = {
   nginxConf: "/etc/nginx/nginx.conf",
@@ -34,7 +37,6 @@ export const FRONTEND_PATHS = {
   tlsKey: "/etc/nginx/tls/frontend.key",
   keepalivedConf: "/etc/keepalived/keepalived.conf",
   vrrpAuth: "/etc/keepalived/frontend-auth.conf",
-  sysctl: "/etc/sysctl.d/60-estate-frontend.conf",
 } as const;
 
 /** The local-only port of Nginx's `stub_status` (monitoring and the VRRP check). */
@@ -104,13 +106,13 @@ export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
       priority: FIRST_PRIORITY - 10 * i,
     }));
   const upstreams = estate.servers
-    .filter((s) => s.roles.includes("k8s-server") || s.roles.includes("k8s-agent"))
+    .filter(isKubernetesNode)
     .slice()
     .sort(byName)
     .map((s) => ({ name: s.name, address: s.loopback }));
   return {
     vip: estate.frontend.vip,
-    prefixLength: Number(estate.pools.frontend.split("/")[1]),
+    prefixLength: prefixLength(estate.pools.frontend),
     vrid: estate.frontend.vrid,
     ports: { https: estate.frontend.ports.https, http: estate.frontend.ports.http },
     balancers,
@@ -307,10 +309,10 @@ export function renderVrrpAuth(password: string): string {
 }
 
 /**
- * Host preparation, run once the node baseline installed nginx and keepalived: non-local
- * bind (the standby's Nginx listens on the VIP it does not hold yet), Nginx's own folders,
- * and Debian's default Nginx stopped until our config replaces it (its `*:80` would block
- * a reload onto `VIP:80`).
+ * Host preparation, run once the node baseline installed nginx and keepalived and set
+ * non-local bind (the standby's Nginx listens on the VIP it does not hold yet): Nginx's
+ * own folders, and Debian's default Nginx stopped until our config replaces it (its `*:80`
+ * would block a reload onto `VIP:80`).
  */
 export function renderSetup(balancer: string): string {
   const P = FRONTEND_PATHS;
@@ -320,9 +322,6 @@ set -euo pipefail
 for cmd in nginx keepalived curl; do
   command -v "$cmd" >/dev/null || { echo "frontend ${balancer}: $cmd missing; the node baseline installs it" >&2; exit 1; }
 done
-printf 'net.ipv4.ip_nonlocal_bind = 1\\n' >${P.sysctl}.new
-if ! cmp -s ${P.sysctl}.new ${P.sysctl}; then mv -f ${P.sysctl}.new ${P.sysctl}; else rm -f ${P.sysctl}.new; fi
-sysctl -q -p ${P.sysctl}
 install -d -m 0755 ${P.nginxLogDir} ${P.nginxTempDir}
 install -d -m 0700 ${P.tlsDir}
 if ! grep -q '^# estate front tier' ${P.nginxConf} 2>/dev/null; then

@@ -2,7 +2,8 @@
  * Pure renderers for a hardware node: the read-only preflight and the idempotent OS
  * baseline. Typed input in, bash text out; no Pulumi, no config reading.
  */
-import type { Estate, Server } from "../../config/model";
+import { prefixLength } from "../../config/allocate";
+import { type Estate, isKubernetesNode, type Server } from "../../config/model";
 import type { Hardware } from "../../config/schema";
 import { bashArray, FILE_FUNCTIONS, heredoc, shq } from "../shared/shell";
 
@@ -93,7 +94,7 @@ export function networkInputFor(server: Server, estate: Estate): NetworkInput {
           frontend: {
             nic: server.frontend.nic,
             address: server.frontend.address,
-            prefixLength: Number(seg.split("/")[1]),
+            prefixLength: prefixLength(seg),
             segment: seg,
             ...(estate.frontend.gateway ? { gateway: estate.frontend.gateway } : {}),
           },
@@ -103,7 +104,6 @@ export function networkInputFor(server: Server, estate: Estate): NetworkInput {
 }
 
 export function baselineInputFor(server: Server, estate: Estate): BaselineInput {
-  const roles = new Set<string>(server.roles);
   const packages = new Set<string>(BASE_PACKAGES);
   for (const r of server.roles) for (const p of ROLE_PACKAGES[r] ?? []) packages.add(p);
   for (const p of estate.node.extraPackages) packages.add(p);
@@ -115,8 +115,8 @@ export function baselineInputFor(server: Server, estate: Estate): BaselineInput 
     timezone: estate.site.timezone,
     timeServers: estate.site.timeServers,
     sshUser: server.ssh.user,
-    kubernetes: roles.has("k8s-server") || roles.has("k8s-agent"),
-    balancer: roles.has("lb"),
+    kubernetes: isKubernetesNode(server),
+    balancer: server.roles.includes("lb"),
     rpFilter: estate.node.rpFilter,
     packages: [...packages].sort(),
   };

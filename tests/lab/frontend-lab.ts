@@ -16,7 +16,7 @@
  *   /etc/keepalived/frontend-auth.conf  -> <node>/frontend-auth.conf (a lab password; the
  *                                          planned include is secret, rendered by the same renderer)
  * keepalived gets its three pid files in <node>/ as flags. `net.ipv4.ip_nonlocal_bind=1`
- * is set in each balancer namespace, as the planned setup.sh does on the host.
+ * is set in each balancer namespace, as the planned node baseline does on a balancer.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
