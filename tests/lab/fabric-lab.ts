@@ -9,12 +9,12 @@
  * /etc/frr/frr.conf), and the vty sockets, zserv.api, bfdd control socket and pid files
  * live in that folder too (instead of /var/run/frr).
  */
-import { execFileSync, spawn, spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { FabricOutput } from "../../components/fabric/plan";
-import { cleanupStale as cleanupStaleNamespaces, killNamespace, nsPids, sleepSync as sleep } from "./netns";
+import { cleanupStale as cleanupStaleNamespaces, killNamespace, nsPids, run, sleep, sleepSync } from "./netns";
 
 const FRR = "/usr/lib/frr";
 /** Namespaces of this suite are named `<BASE><pid>-<node>`; a pid that no longer runs marks a stale run. */
@@ -22,10 +22,6 @@ const BASE = "efab";
 
 /** The stack output `fabric` the lab builds from. */
 export type FabricTopology = Pick<FabricOutput, "switches" | "servers" | "links">;
-
-function run(cmd: string, args: readonly string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], input, timeout: 30000 });
-}
 
 /** Deletes namespaces (and kills their processes) left by earlier runs whose process is gone. */
 export function cleanupStale(): void {
@@ -185,7 +181,7 @@ export class FabricLab {
   private waitFor(file: string): void {
     for (let i = 0; i < 100; i++) {
       if (fs.existsSync(file)) return;
-      sleep(50);
+      sleepSync(50);
     }
     throw new Error(`${file} did not appear within 5 s`);
   }
@@ -250,7 +246,7 @@ export class FabricLab {
     while (Date.now() - since < limitMs) {
       last = this.problems();
       if (last.length === 0) return Date.now() - since;
-      sleep(200);
+      sleepSync(200);
     }
     throw new Error(`${this.topology}: fabric not converged after ${limitMs} ms:\n  ${last.join("\n  ")}`);
   }
@@ -330,16 +326,16 @@ export class FabricLab {
     fs.closeSync(fd);
     const exited = new Promise<void>((resolve) => ping.on("exit", () => resolve()));
     try {
-      await delay(300);
+      await sleep(300);
       const before = candidates.map((c) => this.rxPackets(c));
-      await delay(700);
+      await sleep(700);
       const deltas = candidates.map((c, i) => this.rxPackets(c) - before[i]);
       const failed = candidates[deltas.indexOf(Math.max(...deltas))];
       this.blackhole(failed);
       const failedAt = Date.now() / 1000;
-      await delay(afterMs);
+      await sleep(afterMs);
       ping.kill("SIGINT");
-      await Promise.race([exited, delay(3000)]);
+      await Promise.race([exited, sleep(3000)]);
       const stamps = fs
         .readFileSync(log, "utf8")
         .split("\n")
@@ -366,9 +362,9 @@ export class FabricLab {
       for (const p of nsPids(this.ns(node))) signal(p, "SIGTERM");
     }
     for (const node of this.made) {
-      for (let i = 0; i < 30 && nsPids(this.ns(node)).length; i++) sleep(100);
+      for (let i = 0; i < 30 && nsPids(this.ns(node)).length; i++) sleepSync(100);
       for (const p of nsPids(this.ns(node))) signal(p, "SIGKILL");
-      for (let i = 0; i < 20 && nsPids(this.ns(node)).length; i++) sleep(50);
+      for (let i = 0; i < 20 && nsPids(this.ns(node)).length; i++) sleepSync(50);
       this.exec(node, "nft", ["flush", "ruleset"]);
     }
     removeDaemonDirs(pids);
@@ -382,8 +378,4 @@ export class FabricLab {
     }
     fs.rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

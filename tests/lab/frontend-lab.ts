@@ -18,33 +18,22 @@
  * keepalived gets its three pid files in <node>/ as flags. `net.ipv4.ip_nonlocal_bind=1`
  * is set in each balancer namespace, as the planned node baseline does on a balancer.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FRONTEND_PATHS, renderVrrpAuth } from "../../components/frontend/render";
 import type { PlanResult } from "../helpers/plan";
 import { PROJECT_DIR } from "../helpers/plan";
-import { cleanupStale as cleanupStaleNamespaces, isAlive, killNamespace, sleepSync } from "./netns";
+import { cleanupStale as cleanupStaleNamespaces, isAlive, killNamespace, run, sleep, sleepSync } from "./netns";
+
+export { run, sleep };
 
 /** Namespaces of this suite are named `<BASE><pid>-<node>`; a pid that no longer runs marks a stale run. */
 const BASE = "efe";
 const CERT = path.join(PROJECT_DIR, "tests", "fixtures", "plan-only-tls.crt");
 const KEY = path.join(PROJECT_DIR, "tests", "fixtures", "plan-only-tls.key");
 export const TLS_NAME = "estate-plan-placeholder";
-
-export function run(cmd: string, args: readonly string[], input?: string): string {
-  try {
-    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], input, timeout: 30000 });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")}: ${err.stderr || err.stdout || err.message}`);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Deletes namespaces left by earlier runs of this suite whose process is gone. */
 export function cleanupStale(): void {
