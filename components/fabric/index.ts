@@ -13,7 +13,8 @@ import type { Estate } from "../../config/model";
 import type { HardwareNode } from "../node";
 import { connectionFor, remoteFile, remoteScript } from "../shared/remote";
 import { type FabricOutput, type FabricPlan, fabricOutput, planFabric } from "./plan";
-import { FRR_CHECK, FRR_RELOAD, frrInputFor, renderFrrConf, renderFrrDaemons } from "./render";
+import { frrInputFor } from "./input";
+import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "./render";
 
 export * from "./plan";
 export * from "./render";

@@ -7,9 +7,10 @@
  * session, ECMP with `as-path multipath-relax`, and prefix filters so only loopbacks and
  * the estate's own prefixes enter or leave (never a default route). A server announces
  * its loopback only, so it never becomes transit between its two leaves.
+ *
+ * No config module here: `input.ts` turns the estate model and the fabric plan into `FrrInput`.
  */
-import type { Estate } from "../../config/model";
-import { type FabricPlan, sessionsOf } from "./plan";
+import { shq } from "../shared/shell";
 
 export interface FrrInput {
   readonly name: string;
@@ -33,26 +34,6 @@ export interface FrrInput {
 
 export const PEER_GROUP = "fabric";
 export const BFD_PROFILE = "fabric";
-
-export function frrInputFor(plan: FabricPlan, estate: Estate, node: string): FrrInput {
-  const n = plan.nodes.find((x) => x.name === node);
-  if (!n) throw new Error(`fabric: ${node} is not a node of the fabric plan`);
-  const p = estate.pools;
-  return {
-    name: n.name,
-    kind: n.kind,
-    asn: n.asn,
-    loopback: n.loopback,
-    sessions: sessionsOf(plan, node).map((s) => {
-      const peer = plan.nodes.find((x) => x.name === s.peer);
-      return peer?.kind === "server" ? { ...s, serverLoopback: peer.loopback } : s;
-    }),
-    bfd: estate.fabric.bfd,
-    maximumPaths: estate.fabric.maximumPaths,
-    loopbackPool: p.loopbacks,
-    ownPrefixes: [p.frontend, p.podCidr, p.serviceCidr],
-  };
-}
 
 export function renderFrrConf(i: FrrInput): string {
   const numbered = i.sessions.some((s) => s.peerAddress);
@@ -166,11 +147,12 @@ exit 1`;
  */
 export function renderFrrDaemons(i: { readonly name: string; readonly forwarding: boolean }): string {
   return `#!/bin/bash
-# Enable FRR's bgpd and bfdd on ${i.name} (estate fabric). Idempotent.
+# Enable FRR's bgpd and bfdd (estate fabric). Idempotent.
 set -euo pipefail
+name=${shq(i.name)}
 daemons=/etc/frr/daemons
 if [[ ! -f "$daemons" ]]; then
-  echo "FRR is not installed on ${i.name}: $daemons is missing (the node baseline installs package frr)" >&2
+  echo "FRR is not installed on $name: $daemons is missing (the node baseline installs package frr)" >&2
   exit 1
 fi
 # frr-reload.py (package frr-pythontools) applies a changed frr.conf without a restart.

@@ -9,10 +9,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Estate, Server } from "../../config/model";
 import { connectionFor, remoteScript } from "../shared/remote";
+import { baselineInputFor, networkInputFor, preflightInputFor } from "./input";
 import {
-  baselineInputFor,
-  networkInputFor,
-  preflightInputFor,
   renderBaseline,
   renderBaselineDelete,
   renderNetwork,

@@ -1,17 +1,42 @@
 /**
- * Pure renderers for a hardware node: the read-only preflight and the idempotent OS
- * baseline. Typed input in, bash text out; no Pulumi, no config reading.
+ * Pure renderers for a hardware node: the read-only preflight, host networking and the
+ * idempotent OS baseline. Typed input in, bash text out; no Pulumi, no config reading
+ * (`input.ts` turns the estate model into these inputs).
+ *
+ * Inventory text never becomes code: every string reaches a script as one single-quoted
+ * word (`shq`, `bashArray`) or inside a quoted heredoc, and only numbers the renderer
+ * formats itself (`intLiteral`) ever meet bash arithmetic. Records are never packed into
+ * one string and split again: each field has its own array, index by index.
  */
-import { prefixLength } from "../../config/allocate";
-import { type Estate, isKubernetesNode, type Server } from "../../config/model";
-import type { Hardware } from "../../config/schema";
-import { bashArray, FILE_FUNCTIONS, heredoc, shq } from "../shared/shell";
+import { bashArray, FILE_FUNCTIONS, heredoc, intLiteral, shq } from "../shared/shell";
+
+export type DiskClass = "nvme" | "ssd" | "hdd";
+export type DiskUse = "osd" | "os" | "spare";
+
+/** What preflight checks: the inventory's hardware entry of one server. */
+export interface PreflightHardware {
+  readonly sockets: number;
+  /** Physical cores over all sockets. */
+  readonly cores: number;
+  /** Installed memory in GiB. */
+  readonly memoryGiB: number;
+  readonly disks: readonly {
+    readonly path: string;
+    readonly class: DiskClass;
+    readonly use: DiskUse;
+    readonly serial?: string;
+    /** Size in GB (10^9 bytes) as sold; accepted 2% either way. */
+    readonly sizeGB?: number;
+  }[];
+  readonly nics: readonly { readonly name: string; readonly speedGbps: number }[];
+}
 
 export interface PreflightInput {
   readonly host: string;
-  readonly hardware: Hardware;
+  readonly hardware: PreflightHardware;
   readonly requireSecureBoot: boolean;
   readonly requireTpm: boolean;
+  /** Whole percent: how far MemTotal may fall below the installed memory. */
   readonly memoryTolerancePercent: number;
 }
 
@@ -48,108 +73,82 @@ export interface NetworkInput {
 /** Routing table for replies from the front-tier segment (VIP and balancer addresses). */
 export const FRONTEND_TABLE = 120;
 
-/**
- * Packages every node gets, and per role. Every server is a routed host on the fabric:
- * FRR, and frr-pythontools for frr-reload.py (see components/fabric).
- */
-const BASE_PACKAGES = [
-  "chrony",
-  "openssh-server",
-  "iproute2",
-  "nftables",
-  "curl",
-  "jq",
-  "ethtool",
-  "lsb-release",
-  "frr",
-  "frr-pythontools",
-];
-const ROLE_PACKAGES: Record<string, readonly string[]> = {
-  "k8s-server": ["conntrack", "socat", "ipset"],
-  "k8s-agent": ["conntrack", "socat", "ipset"],
-  "ceph-mon": ["lvm2", "podman"],
-  "ceph-mgr": ["lvm2", "podman"],
-  "ceph-osd": ["lvm2", "podman"],
-  "ceph-rgw": ["lvm2", "podman"],
-  lb: ["nginx", "keepalived"],
-};
-
-export function preflightInputFor(server: Server, estate: Estate): PreflightInput {
-  return {
-    host: server.name,
-    hardware: server.hardware,
-    requireSecureBoot: estate.node.requireSecureBoot,
-    requireTpm: estate.node.requireTpm,
-    memoryTolerancePercent: estate.node.memoryTolerancePercent,
-  };
-}
-
-export function networkInputFor(server: Server, estate: Estate): NetworkInput {
-  const seg = estate.pools.frontend;
-  return {
-    host: server.name,
-    uplinks: server.uplinks.map((u) => ({ nic: u.nic, speedMbps: mbps(u.speedGbps), peer: `${u.leaf} ${u.port}` })),
-    ...(server.frontend
-      ? {
-          frontend: {
-            nic: server.frontend.nic,
-            address: server.frontend.address,
-            prefixLength: prefixLength(seg),
-            segment: seg,
-            ...(estate.frontend.gateway ? { gateway: estate.frontend.gateway } : {}),
-          },
-        }
-      : {}),
-  };
-}
-
-export function baselineInputFor(server: Server, estate: Estate): BaselineInput {
-  const packages = new Set<string>(BASE_PACKAGES);
-  for (const r of server.roles) for (const p of ROLE_PACKAGES[r] ?? []) packages.add(p);
-  for (const p of estate.node.extraPackages) packages.add(p);
-  return {
-    host: server.name,
-    fqdn: `${server.name}.${estate.site.domain}`,
-    // The other tiers reach a host by its fabric loopback (Kubernetes, Ceph advertise it).
-    address: server.loopback,
-    timezone: estate.site.timezone,
-    timeServers: estate.site.timeServers,
-    sshUser: server.ssh.user,
-    kubernetes: isKubernetesNode(server),
-    balancer: server.roles.includes("lb"),
-    rpFilter: estate.node.rpFilter,
-    packages: [...packages].sort(),
-  };
-}
-
-function mbps(gbps: number): number {
+/** An Ethernet speed in Gb/s (1, 2.5, ... 800) as whole Mb/s, what the kernel reports. */
+export function gbpsToMbps(gbps: number): number {
   return Math.round(gbps * 1000);
 }
 
 export function renderPreflight(input: PreflightInput): string {
   const hw = input.hardware;
-  const disks = hw.disks.map((d) => [d.path, d.class, d.use, d.serial ?? "", d.sizeGB ?? ""].join("|"));
-  const nics = hw.nics.map((n) => `${n.name}|${mbps(n.speedGbps)}`);
+  const wantKib = hw.memoryGiB * 1048576;
+  const tolerance = input.memoryTolerancePercent;
+  if (!Number.isInteger(tolerance) || tolerance < 0 || tolerance > 100)
+    throw new Error(`preflight ${input.host}: memoryTolerancePercent ${tolerance} is not a whole percent`);
+  const minKib = Math.floor((wantKib * (100 - tolerance)) / 100);
+  // A size is accepted 2% either way, in whole GB as lsblk reports them.
+  const sizeRange = (gb: number | undefined): [string, string] =>
+    gb === undefined
+      ? ["", ""]
+      : [
+          intLiteral("disk sizeGB", Math.ceil((gb * 98) / 100)),
+          intLiteral("disk sizeGB", Math.floor((gb * 102) / 100)),
+        ];
+  const sizes = hw.disks.map((d) => sizeRange(d.sizeGB));
   return `#!/usr/bin/env bash
-# estate preflight for ${input.host}: read-only. Prints the machine's hardware facts as JSON
-# on stdout and fails, naming every mismatch, when the machine differs from the inventory.
+# estate preflight: read-only. Prints the machine's hardware facts as JSON on stdout and
+# fails, naming every mismatch, when the machine differs from the inventory.
 set -euo pipefail
 export LC_ALL=C
 
 host=${shq(input.host)}
-want_sockets=${hw.sockets}
-want_cores=${hw.cores}
-want_memory_gib=${hw.memoryGiB}
-memory_tolerance_percent=${input.memoryTolerancePercent}
+want_sockets=${intLiteral("sockets", hw.sockets)}
+want_cores=${intLiteral("cores", hw.cores)}
+want_memory_gib=${intLiteral("memoryGiB", hw.memoryGiB)}
+want_kib=${intLiteral("memory KiB", wantKib)}
+min_kib=${intLiteral("memory KiB", minKib)}
 require_secure_boot=${input.requireSecureBoot ? 1 : 0}
 require_tpm=${input.requireTpm ? 1 : 0}
-# path|class|use|serial|sizeGB
-${bashArray("want_disks", disks)}
-# name|speedMbps
-${bashArray("want_nics", nics)}
+
+# The inventory, one array per field and the same index in each. Data only: strings are
+# compared, never evaluated; the only numbers are the renderer's own digits.
+${bashArray(
+  "disk_paths",
+  hw.disks.map((d) => d.path),
+)}
+${bashArray(
+  "disk_classes",
+  hw.disks.map((d) => d.class),
+)}
+${bashArray(
+  "disk_uses",
+  hw.disks.map((d) => d.use),
+)}
+# '' where the inventory gives no serial, or no size.
+${bashArray(
+  "disk_serials",
+  hw.disks.map((d) => d.serial ?? ""),
+)}
+${bashArray(
+  "disk_min_gb",
+  sizes.map(([min]) => min),
+)}
+${bashArray(
+  "disk_max_gb",
+  sizes.map(([, max]) => max),
+)}
+${bashArray(
+  "nic_names",
+  hw.nics.map((n) => n.name),
+)}
+${bashArray(
+  "nic_speeds_mbps",
+  hw.nics.map((n) => intLiteral("NIC speed", gbpsToMbps(n.speedGbps))),
+)}
 
 problems=()
 mismatch() { problems+=("$1"); }
+# A number read from the machine, or -1 when it is not one (never evaluated as an expression).
+uint_or_minus1() { if [[ "$1" =~ ^[0-9]+$ ]]; then echo "$1"; else echo -1; fi; }
 
 json_str() {
   local s=$1
@@ -167,20 +166,19 @@ done
 # CPU: sockets, and physical cores over all sockets.
 sockets=$(lscpu -p=SOCKET | grep -v '^#' | sort -u | wc -l)
 cores=$(lscpu -p=SOCKET,CORE | grep -v '^#' | sort -u | wc -l)
-[[ "$sockets" -eq "$want_sockets" ]] || mismatch "cpu: $sockets socket(s), inventory says $want_sockets"
-[[ "$cores" -eq "$want_cores" ]] || mismatch "cpu: $cores physical core(s), inventory says $want_cores"
+[[ "$sockets" == "$want_sockets" ]] || mismatch "cpu: $sockets socket(s), inventory says $want_sockets"
+[[ "$cores" == "$want_cores" ]] || mismatch "cpu: $cores physical core(s), inventory says $want_cores"
 
 # Memory: MemTotal sits a little under the installed size (firmware and kernel reserve some).
-mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
-want_kib=$((want_memory_gib * 1048576))
-min_kib=$((want_kib * (100 - memory_tolerance_percent) / 100))
+mem_kib=$(uint_or_minus1 "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)")
 if ((mem_kib < min_kib || mem_kib > want_kib)); then
   mismatch "memory: $((mem_kib / 1048576)) GiB usable, inventory says $want_memory_gib GiB installed (allowed: $((min_kib / 1048576))-$want_memory_gib GiB)"
 fi
 
 # Disks, by stable path.
-for entry in "\${want_disks[@]}"; do
-  IFS='|' read -r path class use serial size_gb <<<"$entry"
+for i in "\${!disk_paths[@]}"; do
+  path=\${disk_paths[i]} class=\${disk_classes[i]} use=\${disk_uses[i]} serial=\${disk_serials[i]}
+  min_gb=\${disk_min_gb[i]} max_gb=\${disk_max_gb[i]}
   if [[ ! -b "$path" ]]; then
     mismatch "disk $path: not present"
     continue
@@ -197,11 +195,11 @@ for entry in "\${want_disks[@]}"; do
     got=$(lsblk -d -n -o SERIAL "$dev" | tr -d ' ')
     [[ "$got" == "$serial" ]] || mismatch "disk $path ($dev): serial $got, inventory says $serial"
   fi
-  if [[ -n "$size_gb" ]]; then
-    bytes=$(lsblk -d -n -b -o SIZE "$dev" | tr -d ' ')
+  if [[ -n "$min_gb" ]]; then
+    bytes=$(uint_or_minus1 "$(lsblk -d -n -b -o SIZE "$dev" | tr -d ' ')")
     got_gb=$((bytes / 1000000000))
-    if ((got_gb * 100 < size_gb * 98 || got_gb * 100 > size_gb * 102)); then
-      mismatch "disk $path ($dev): $got_gb GB, inventory says $size_gb GB"
+    if ((got_gb < min_gb || got_gb > max_gb)); then
+      mismatch "disk $path ($dev): $got_gb GB, inventory allows $min_gb-$max_gb GB"
     fi
   fi
   if [[ "$use" == osd ]]; then
@@ -219,16 +217,18 @@ done
 
 # NICs: present; at the inventory's speed when up. A NIC still administratively down (a
 # fresh host) is brought up by the network step, which then checks its speed.
-for entry in "\${want_nics[@]}"; do
-  IFS='|' read -r nic speed <<<"$entry"
+for i in "\${!nic_names[@]}"; do
+  nic=\${nic_names[i]} speed=\${nic_speeds_mbps[i]}
   if [[ ! -e "/sys/class/net/$nic" ]]; then
     mismatch "nic $nic: not present"
     continue
   fi
-  if (($(cat "/sys/class/net/$nic/flags") % 2 == 0)); then continue; fi
-  got=$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)
+  flags=$(cat "/sys/class/net/$nic/flags" 2>/dev/null || echo 0x0)
+  # IFF_UP is bit 0 of the hexadecimal flags.
+  [[ "$flags" =~ ^0x[0-9a-fA-F]*[13579bdfBDF]$ ]] || continue
+  got=$(uint_or_minus1 "$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)")
   if ((got <= 0)); then
-    mismatch "nic $nic: link down or speed unknown, inventory says $((speed / 1000)) Gb/s"
+    mismatch "nic $nic: link down or speed unknown, inventory says $speed Mb/s"
   elif ((got != speed)); then
     mismatch "nic $nic: runs at $got Mb/s, inventory says $speed Mb/s"
   fi
@@ -269,7 +269,7 @@ for dir in /sys/class/net/*; do
   name=\${dir##*/}
   [[ "$name" == lo ]] && continue
   [[ -e "$dir/device" ]] || continue
-  speed=$(cat "$dir/speed" 2>/dev/null || echo -1)
+  speed=$(uint_or_minus1 "$(cat "$dir/speed" 2>/dev/null || echo -1)")
   state=$(cat "$dir/operstate" 2>/dev/null || echo unknown)
   mac=$(cat "$dir/address" 2>/dev/null || echo "")
   nics_json+="\${nics_json:+,}{\\"name\\":$(json_str "$name"),\\"speedMbps\\":$speed,\\"state\\":$(json_str "$state"),\\"mac\\":$(json_str "$mac")}"
@@ -354,7 +354,7 @@ export function renderBaseline(input: BaselineInput): string {
   ].join("\n");
   const hostsBlock = ["# BEGIN estate", `${input.address} ${input.fqdn} ${input.host}`, "# END estate"].join("\n");
   return `#!/usr/bin/env bash
-# estate OS baseline for ${input.host}: time, kernel parameters, sshd, packages, name.
+# estate OS baseline: time, kernel parameters, sshd, packages, name.
 # Idempotent: a second run changes nothing and restarts nothing.
 set -euo pipefail
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
@@ -514,7 +514,7 @@ export function renderNetwork(input: NetworkInput): string {
   }
   const nics = [...input.uplinks.map((u) => u.nic), ...(f ? [f.nic] : [])];
   return `#!/usr/bin/env bash
-# estate host networking for ${input.host}: fabric uplinks up (IPv6 link-local only)${f ? ", front-tier address" : ""}.
+# estate host networking: fabric uplinks up (IPv6 link-local only)${f ? ", front-tier address" : ""}.
 # Idempotent: files change only when their content does; networkd reloads only then.
 set -euo pipefail
 export LC_ALL=C
@@ -523,24 +523,30 @@ host=${shq(input.host)}
 ${FILE_FUNCTIONS}
 
 command -v networkctl >/dev/null || { echo "network $host: systemd-networkd (networkctl) is missing" >&2; exit 1; }
-${files.map((x) => `put_file 0644 ${x.path} ${heredoc(x.text)}`).join("\n")}
+${files.map((x) => `put_file 0644 ${shq(x.path)} ${heredoc(x.text)}`).join("\n")}
 systemctl enable --now systemd-networkd >/dev/null
 if ((\${#changed_files[@]})); then
   networkctl reload
-  networkctl reconfigure ${nics.join(" ")}
+  networkctl reconfigure ${nics.map(shq).join(" ")}
 fi
 
-# Every uplink comes up at the inventory's speed (preflight could not check a NIC that was down).
+# Every uplink comes up at the inventory's speed (preflight could not check a NIC that was
+# down). One array per field, the same index in each; speeds are the renderer's digits.
 ${bashArray(
-  "uplinks",
-  input.uplinks.map((u) => `${u.nic}|${u.speedMbps}`),
+  "uplink_nics",
+  input.uplinks.map((u) => u.nic),
 )}
-for entry in "\${uplinks[@]}"; do
-  IFS='|' read -r nic speed <<<"$entry"
+${bashArray(
+  "uplink_speeds_mbps",
+  input.uplinks.map((u) => intLiteral("uplink speed", u.speedMbps)),
+)}
+for i in "\${!uplink_nics[@]}"; do
+  nic=\${uplink_nics[i]} speed=\${uplink_speeds_mbps[i]}
   got=-1
   for _ in $(seq 1 30); do
     if [[ "$(cat "/sys/class/net/$nic/carrier" 2>/dev/null || echo 0)" == 1 ]]; then
       got=$(cat "/sys/class/net/$nic/speed" 2>/dev/null || echo -1)
+      [[ "$got" =~ ^[0-9]+$ ]] || got=-1
       break
     fi
     sleep 0.5

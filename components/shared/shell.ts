@@ -5,6 +5,16 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * A whole number as the digits bash may do arithmetic with. The only way a number enters
+ * a script: anything else (a fraction, NaN, a string that slipped through) throws here
+ * instead of reaching `(( ))`, where bash would evaluate it as an expression.
+ */
+export function intLiteral(what: string, n: number): string {
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) throw new Error(`${what}: ${String(n)} is not a whole number`);
+  return String(n);
+}
+
 /** A bash array literal of single-quoted words, one per line. */
 export function bashArray(name: string, items: readonly string[]): string {
   if (items.length === 0) return `${name}=()`;

@@ -5,10 +5,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { HardwareNode } from "../../components/node";
+import { baselineInputFor, networkInputFor, preflightInputFor } from "../../components/node/input";
 import {
-  baselineInputFor,
-  networkInputFor,
-  preflightInputFor,
   renderBaseline,
   renderNetwork,
   renderPreflight,

@@ -17,10 +17,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { baselineInputFor, networkInputFor } from "../../components/node/input";
 import {
-  baselineInputFor,
   type BaselineInput,
-  networkInputFor,
   type NetworkInput,
   renderBaseline,
   renderNetwork,

@@ -7,10 +7,9 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { baselineInputFor, networkInputFor } from "../../components/node/input";
 import {
-  baselineInputFor,
   type BaselineInput,
-  networkInputFor,
   renderNetwork,
   type PreflightInput,
   renderBaseline,
@@ -142,7 +141,7 @@ describe("node renderers", () => {
       const ctl = prod.servers.find((s) => s.name === "ctl-1")!;
       const text = renderNetwork(networkInputFor(ctl, prod));
       assert.doesNotMatch(text, /^Address=/m);
-      assert.match(text, /^ *networkctl reconfigure ens1f0 ens1f1$/m);
+      assert.match(text, /^ *networkctl reconfigure 'ens1f0' 'ens1f1'$/m);
     });
   });
 
