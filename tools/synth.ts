@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Command, InvalidArgumentError } from "commander";
 import * as yaml from "js-yaml";
-import { synthesize } from "../config/synth";
+import { synthesize } from "./synth-estate";
 
 function positiveInt(v: string): number {
   const n = Number(v);

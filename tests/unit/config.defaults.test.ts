@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { inPool } from "../../config/allocate";
 import type { Estate } from "../../config/model";
-import { synthesize } from "../../config/synth";
+import { synthesize } from "../../tools/synth-estate";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { edit, rawConfig } from "../helpers/config";
 

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { Address4 } from "ip-address";
 import { type FabricPlan, fabricOutput, planFabric, sessionsOf } from "../../components/fabric/plan";
 import type { Estate } from "../../config/model";
-import { synthesize } from "../../config/synth";
+import { synthesize } from "../../tools/synth-estate";
 import { parseEstate } from "../../config/validate";
 import { rawConfig } from "../helpers/config";
 

@@ -102,11 +102,14 @@ export function synthesize(o: SynthOptions): Record<string, unknown> {
         sockets: 2,
         cores: 64,
         memoryGiB: 512,
-        disks: Array.from({ length: 4 }, (_, d) => ({
-          path: `/dev/disk/by-id/nvme-SYNTH_${name}_${d}`,
-          class: "nvme",
-          use: osd ? "osd" : "spare",
-        })),
+        disks: [
+          { path: `/dev/disk/by-id/ata-SYNTH_OS_${name}`, class: "ssd", use: "os" },
+          ...Array.from({ length: 4 }, (_, d) => ({
+            path: `/dev/disk/by-id/nvme-SYNTH_${name}_${d}`,
+            class: "nvme",
+            use: osd ? "osd" : "spare",
+          })),
+        ],
         nics: [
           { name: "ens1f0", speedGbps: 100 },
           { name: "ens1f1", speedGbps: 100 },
