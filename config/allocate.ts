@@ -131,3 +131,49 @@ export function resolveLoopbacks(
     servers: servers.map((s, i) => s.loopback ?? serverLoopback(pool, i)),
   };
 }
+
+/** A server's uplinks with the speed of the NIC each one uses (0 when the NIC is not listed). */
+export function uplinksWithSpeed<U extends { readonly nic: string }>(server: {
+  readonly hardware: { readonly nics: readonly { readonly name: string; readonly speedGbps: number }[] };
+  readonly uplinks: readonly U[];
+}): (U & { speedGbps: number })[] {
+  const speed = new Map(server.hardware.nics.map((n) => [n.name, n.speedGbps]));
+  return server.uplinks.map((u) => ({ ...u, speedGbps: speed.get(u.nic) ?? 0 }));
+}
+
+/** A leaf's server-facing and spine-facing capacity and their ratio: one derivation for rules and plan. */
+export function leafOversubscription(
+  leaf: { readonly name: string; readonly uplinks: readonly { readonly speedGbps: number }[] },
+  servers: readonly { readonly uplinks: readonly { readonly leaf: string; readonly speedGbps: number }[] }[],
+): { serverGbps: number; spineGbps: number; ratio: number } {
+  const spineGbps = leaf.uplinks.reduce((n, u) => n + u.speedGbps, 0);
+  const serverGbps = servers.reduce(
+    (n, s) => n + s.uplinks.filter((u) => u.leaf === leaf.name).reduce((m, u) => m + u.speedGbps, 0),
+    0,
+  );
+  return { serverGbps, spineGbps, ratio: oversubscriptionRatio(serverGbps, spineGbps) };
+}
+
+/** How many /31s a numbered fabric needs: leaf-spine links and server links. */
+export function fabricLinkCounts(
+  leaves: readonly { readonly uplinks: readonly unknown[] }[],
+  servers: readonly { readonly uplinks: readonly unknown[] }[],
+): { switches: number; servers: number } {
+  return {
+    switches: leaves.reduce((n, l) => n + l.uplinks.length, 0),
+    servers: servers.reduce((n, s) => n + s.uplinks.length, 0),
+  };
+}
+
+/**
+ * VRRP priorities of the balancers in order: the first is the preferred master. keepalived
+ * takes 1-254 (255 is the address owner); a step of 10 leaves room for manual overrides.
+ */
+export const VRRP_FIRST_PRIORITY = 150;
+export const VRRP_PRIORITY_STEP = 10;
+/** The most balancers whose priorities stay within 1-254 with the step above. */
+export const VRRP_MAX_BALANCERS = Math.floor((VRRP_FIRST_PRIORITY - 1) / VRRP_PRIORITY_STEP) + 1;
+
+export function vrrpPriorities(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => VRRP_FIRST_PRIORITY - VRRP_PRIORITY_STEP * i);
+}

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Estate } from "./model";
-import { SecretKeys } from "./schema";
+import type { SecretKey } from "./schema";
 import { parseEstate } from "./validate";
 
 export interface EstateSecrets {
@@ -36,17 +36,35 @@ function secretConfigKeys(values: Record<string, string>): string[] {
   return Object.keys(values).filter((k) => isSecret(k));
 }
 
+/**
+ * Secret values as the program uses them, normalised once, here: a password set from a
+ * pipe (`openssl rand -hex 4 | pulumi config set --secret ...`) ends in a newline that is
+ * not part of it. Validation and the components see the same normalised value.
+ */
+const TRIMMED_SECRETS: readonly SecretKey[] = ["vrrpPassword"];
+
+export function normaliseSecretValues(values: Readonly<Record<string, string>>): Record<string, string> {
+  const out = { ...values };
+  for (const key of TRIMMED_SECRETS) {
+    const full = `estate:${key}`;
+    if (out[full] !== undefined) out[full] = out[full].trim();
+  }
+  return out;
+}
+
 export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
-  const values = pulumi.runtime.allConfig();
-  const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(values) });
+  const raw = pulumi.runtime.allConfig();
+  const values = normaliseSecretValues(raw);
+  const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(raw) });
   for (const w of result.warnings) pulumi.log.warn(w);
   if (!result.ok) throw new ConfigError(result.problems);
-  const config = new pulumi.Config("estate");
+  // Validation passed, so every secret key is present; each stays a secret Output from here on.
+  const secret = (key: SecretKey): pulumi.Output<string> => pulumi.secret(values[`estate:${key}`]);
   const secrets: EstateSecrets = {
-    sshPrivateKey: config.requireSecret<string>("sshPrivateKey" satisfies keyof typeof SecretKeys),
-    tlsCertificate: config.requireSecret<string>("tlsCertificate" satisfies keyof typeof SecretKeys),
-    tlsKey: config.requireSecret<string>("tlsKey" satisfies keyof typeof SecretKeys),
-    vrrpPassword: config.requireSecret<string>("vrrpPassword" satisfies keyof typeof SecretKeys),
+    sshPrivateKey: secret("sshPrivateKey"),
+    tlsCertificate: secret("tlsCertificate"),
+    tlsKey: secret("tlsKey"),
+    vrrpPassword: secret("vrrpPassword"),
   };
   return { estate: result.estate, secrets };
 }

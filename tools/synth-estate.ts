@@ -138,6 +138,6 @@ export function synthesize(o: SynthOptions): Record<string, unknown> {
     "estate:switches": switches,
     "estate:servers": servers,
     "estate:frontend": { vip: "192.168.100.10" },
-    "estate:ceph": { replicas: Math.min(3, osdHosts), minSize: Math.min(2, osdHosts) },
+    "estate:ceph": { replicas: Math.min(3, osdHosts), minSize: Math.max(1, Math.min(2, osdHosts - 1)) },
   };
 }

@@ -1,12 +1,14 @@
 /** Builds raw stack config for validation tests from the committed stack files. */
 import type { Estate } from "../../config/model";
+import { normaliseSecretValues } from "../../config/load";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { readStackConfig } from "../../tools/stackconfig";
 import { PROJECT_DIR } from "./plan";
 
+/** The raw config of a committed stack as `load.ts` hands it to validation (secrets normalised). */
 export function rawConfig(stack: "dev" | "prod"): RawConfig {
   const c = readStackConfig(PROJECT_DIR, stack);
-  return { stack, values: { ...c.values }, secretKeys: [...c.secretKeys] };
+  return { stack, values: normaliseSecretValues(c.values), secretKeys: [...c.secretKeys] };
 }
 
 /** A copy of `raw` whose `estate:<key>` JSON value was changed by `mutate` (which may return a replacement). */
@@ -17,9 +19,17 @@ export function edit<T = any>(raw: RawConfig, key: string, mutate: (value: T) =>
   return { ...raw, values: { ...raw.values, [full]: JSON.stringify(replaced === undefined ? value : replaced) } };
 }
 
+/** The promised form of every line: `estate:<key path>: <value> <rule>; <fix>`. */
+export const PROBLEM_FORM = /^estate:[A-Za-z][A-Za-z0-9.[\]]*: \S.*; \S.*$/s;
+
+/** The problems of `raw`; fails when any line breaks the promised form. */
 export function problems(raw: RawConfig): readonly string[] {
   const r = parseEstate(raw);
-  return r.ok ? [] : r.problems;
+  const lines = r.ok ? [] : r.problems;
+  const malformed = lines.filter((l) => !PROBLEM_FORM.test(l));
+  if (malformed.length)
+    throw new Error(`problem lines without the form '<key>: <value> <rule>; <fix>':\n${malformed.join("\n")}`);
+  return lines;
 }
 
 /** Five different mistakes in the prod config, and the keys their lines must name. */

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { inPool } from "../../config/allocate";
 import type { Estate } from "../../config/model";
-import { synthesize } from "../../tools/synth-estate";
+import { synthesize, syntheticHostKey } from "../../tools/synth-estate";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { edit, rawConfig } from "../helpers/config";
 
@@ -148,6 +148,7 @@ describe("config validation: defaults", () => {
         const extra = JSON.parse(JSON.stringify(s[7]));
         extra.name = "wrk-9";
         extra.mgmtAddress = "10.10.0.199";
+        extra.hostKey = syntheticHostKey("wrk-9");
         extra.uplinks = [
           { leaf: "leaf-1a", port: "swp40", nic: "ens1f0" },
           { leaf: "leaf-1b", port: "swp40", nic: "ens1f1" },
@@ -157,7 +158,7 @@ describe("config validation: defaults", () => {
       }),
       "switches",
       (s) => {
-        s.push({ ...s[1], name: "spine-3", mgmtAddress: "10.10.0.4" });
+        s.push({ ...s[1], name: "spine-3", mgmtAddress: "10.10.0.4", hostKey: syntheticHostKey("spine-3") });
         delete s[s.length - 1].rack;
         s[s.length - 1].role = "spine";
         s[s.length - 1].uplinks = [];

@@ -18,7 +18,7 @@ describe("config validation: errors", () => {
   it("names a malformed address with its key and the expected form", () => {
     const raw = edit(dev, "servers", (s) => void (s[1].mgmtAddress = "10.110.0.300"));
     assert.deepEqual(problems(raw), [
-      'estate:servers[1].mgmtAddress: "10.110.0.300" must be an IPv4 address in dotted-quad form without a prefix, e.g. 10.10.0.11',
+      'estate:servers[1].mgmtAddress: "10.110.0.300" must be an IPv4 address in dotted-quad form without a prefix; write it like 10.10.0.11',
     ]);
   });
 
@@ -29,7 +29,7 @@ describe("config validation: errors", () => {
 
   it("names a missing required field", () => {
     const raw = edit(dev, "servers", (s) => void delete s[0].hostKey);
-    assert.deepEqual(problems(raw), ["estate:servers[0].hostKey: is required (string); add it to the stack file"]);
+    assert.deepEqual(problems(raw), ["estate:servers[0].hostKey: is required (a string); add it to the stack file"]);
   });
 
   it("suggests the right spelling of an unknown key inside an entry", () => {
@@ -65,14 +65,14 @@ describe("config validation: errors", () => {
     assert.equal(lines.length, 1);
     assert.match(
       lines[0],
-      /^estate:servers\[0\]\.hostKey: "ssh-rsa AAAA[^"]*\.\.\. the key data is for 'ssh-ed25519', not 'ssh-rsa': copy the whole line from ssh-keyscan$/,
+      /^estate:servers\[0\]\.hostKey: "ssh-rsa AAAA[^"]*\.\.\. has key data for 'ssh-ed25519', not 'ssh-rsa'; copy the whole line from ssh-keyscan$/,
     );
   });
 
   it("rejects an unstable disk path", () => {
     const raw = edit(dev, "servers", (s) => void (s[0].hardware.disks[1].path = "/dev/nvme0n1"));
     assert.deepEqual(problems(raw), [
-      'estate:servers[0].hardware.disks[1].path: "/dev/nvme0n1" must be a stable device path under /dev/disk/by-id/ or /dev/disk/by-path/',
+      'estate:servers[0].hardware.disks[1].path: "/dev/nvme0n1" must be a stable device path under /dev/disk/by-id/ or /dev/disk/by-path/; write the disk\'s link there, e.g. /dev/disk/by-id/nvme-MODEL_SERIAL',
     ]);
   });
 
@@ -118,10 +118,10 @@ describe("config validation: errors", () => {
     ]);
   });
 
-  it("rejects an explicit leaf ASN that another leaf gets from the pool", () => {
+  it("rejects an explicit leaf ASN that another leaf gets from the pool, at the pin that caused it", () => {
     const raw = edit(dev, "switches", (s) => void (s[1].asn = 65101)); // leaf-1b is 65100 + 1
     assert.deepEqual(problems(raw), [
-      "estate:switches[2].asn: 65101 is already used by leaf-1a; each leaf needs its own ASN",
+      "estate:switches[1].asn: 65101 is already used by leaf-1b; each leaf needs its own ASN",
     ]);
   });
 
@@ -201,14 +201,14 @@ describe("config validation: errors", () => {
   it("rejects a time zone that does not exist", () => {
     const raw = edit(dev, "site", (x) => void (x.timezone = "Europe/Atlantis"));
     assert.deepEqual(problems(raw), [
-      'estate:site.timezone: "Europe/Atlantis" must be an IANA time zone such as UTC or Europe/Berlin',
+      'estate:site.timezone: "Europe/Atlantis" must be an IANA time zone; write it like UTC or Europe/Berlin',
     ]);
   });
 
   it("rejects a time server that is neither an address nor a name", () => {
     const raw = edit(dev, "site", (x) => void (x.timeServers = ["10.110.0.250 iburst maxpoll 4"]));
     assert.deepEqual(problems(raw), [
-      'estate:site.timeServers[0]: "10.110.0.250 iburst maxpoll 4" must be an IPv4 address or a DNS name, e.g. 10.10.0.250 or ntp1.example.net',
+      'estate:site.timeServers[0]: "10.110.0.250 iburst maxpoll 4" must be an IPv4 address (four numbers 0-255) or a DNS name whose last label has a letter; write it like 10.10.0.250 or ntp1.example.net',
     ]);
   });
 
@@ -261,14 +261,14 @@ describe("config validation: errors", () => {
   it("requires a server's two uplinks on two different leaves", () => {
     const raw = edit(dev, "servers", (s) => void (s[0].uplinks[1] = { leaf: "leaf-1a", port: "swp9", nic: "ens1f1" }));
     assert.deepEqual(problems(raw), [
-      'estate:servers[0].uplinks[1].leaf: "leaf-1a" is already uplinks[0]; the two uplinks must go to two different leaves',
+      'estate:servers[0].uplinks[1].leaf: "leaf-1a" is the leaf of every other uplink too; cable every server to at least two different leaves so that losing a leaf loses no server',
     ]);
   });
 
   it("requires two uplinks per server", () => {
     const raw = edit(dev, "servers", (s) => void s[0].uplinks.pop());
     assert.deepEqual(problems(raw), [
-      "estate:servers[0].uplinks: has 1 uplink(s); cable every server to two leaves so that losing a leaf loses no server",
+      "estate:servers[0].uplinks: has 1 uplink(s); cable every server to at least two leaves so that losing a leaf loses no server",
     ]);
   });
 

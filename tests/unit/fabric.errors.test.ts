@@ -15,7 +15,7 @@ describe("fabric validation: exact messages", () => {
       s[0].uplinks[1].port = "swp10";
     });
     assert.deepEqual(problems(raw), [
-      'estate:servers[0].uplinks[1].leaf: "leaf-1a" is already uplinks[0]; the two uplinks must go to two different leaves',
+      'estate:servers[0].uplinks[1].leaf: "leaf-1a" is the leaf of every other uplink too; cable every server to at least two different leaves so that losing a leaf loses no server',
     ]);
   });
 

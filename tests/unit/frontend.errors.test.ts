@@ -3,7 +3,8 @@ import { strict as assert } from "assert";
 import { generateKeyPairSync, X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { tlsPairProblems, vrrpPasswordProblems } from "../../config/frontend";
+import { normaliseSecretValues } from "../../config/load";
+import { tlsPairProblems } from "../../config/rules/frontend";
 import type { RawConfig } from "../../config/validate";
 import { edit, problems, rawConfig } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
@@ -71,7 +72,13 @@ describe("front tier validation: errors", () => {
       `estate:vrrpPassword: has ${n} character(s); use 1-8 letters and digits, e.g. openssl rand -hex 4`;
     assert.deepEqual(problems(withSecret(prod, "vrrpPassword", "123456789")), [msg(9)]);
     assert.deepEqual(problems(withSecret(prod, "vrrpPassword", "ab#cd")), [msg(5)]);
-    assert.deepEqual(vrrpPasswordProblems("abcd1234\n"), [], "a trailing newline from a pipe is trimmed");
+    const piped = normaliseSecretValues(withSecret(prod, "vrrpPassword", "abcd1234\n").values);
+    assert.equal(
+      piped["estate:vrrpPassword"],
+      "abcd1234",
+      "a trailing newline from a pipe is trimmed, once, at the edge",
+    );
+    assert.deepEqual(problems({ ...prod, values: piped }), []);
   });
 
   it("a TLS key stored in plain text", () => {
