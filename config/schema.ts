@@ -2,8 +2,14 @@
  * The shape of the estate's stack config (`estate:*` keys), with every default.
  *
  * This file is the one place that says which keys exist, what type each has and what it
- * defaults to. Cross-field rules (uniqueness, pools, counts) live in `validate.ts`.
+ * defaults to. Cross-field rules (uniqueness, pools, counts) live in `rules/`.
  * No Pulumi import here: the schema is plain data and is tested as such.
+ *
+ * Inventory text ends up in root shell scripts and daemon configs, so every string has the
+ * alphabet its real values use and a length limit (the renderers quote it as well; this is
+ * the first of two walls). Numbers that reach scripts are whole numbers, and speeds come
+ * from the Ethernet set, so a script only ever sees digits. Custom messages read
+ * "<rule>; <fix>": the value is put in front of them.
  */
 import { z } from "zod";
 import { Address4 } from "ip-address";
@@ -16,13 +22,23 @@ import { hostKeyProblem } from "./hostkey";
  */
 export const formatChecks = { enabled: true };
 
-/** A string that must match `check`; the rule is skipped during the structural parse. */
-function formatted(check: (s: string) => boolean, message: string) {
-  return z.string().refine((s) => !formatChecks.enabled || check(s), { message });
+/**
+ * A string that is at most `max` characters long and passes `check`; the rule is skipped
+ * during the structural parse. The length is tested first, so no check ever runs on a
+ * megabyte of text.
+ */
+function formatted(max: number, check: (s: string) => boolean, message: string) {
+  return z.string().refine((s) => !formatChecks.enabled || (s.length <= max && check(s)), { message });
 }
 
+/** A string matching `re`, which must bound the length itself (anchored, with `{m,n}`). */
 function matching(re: RegExp, message: string) {
-  return formatted((s) => re.test(s), message);
+  return formatted(1024, (s) => re.test(s), message);
+}
+
+/** A number that must pass `check`; skipped during the structural parse like a string format. */
+function numberWhere(base: z.ZodNumber, check: (n: number) => boolean, message: string) {
+  return base.refine((n) => !formatChecks.enabled || check(n), { message });
 }
 
 const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -31,32 +47,56 @@ const ifaceName = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/;
 /** A hostname that is also a valid DNS label, so it can name resources and hosts alike. */
 export const Hostname = matching(
   dnsLabel,
-  "must be a lower-case DNS label (a-z, 0-9, '-', at most 63 characters), e.g. node-1",
+  "must be a lower-case DNS label (a-z, 0-9, '-' inside, at most 63 characters); write it like node-1",
 );
 
 /** A Linux interface name (at most 15 characters). */
 export const IfaceName = matching(
   ifaceName,
-  "must be a Linux interface name of at most 15 characters, e.g. ens1f0 or swp1",
+  "must be a Linux interface name (letters, digits, '_', '.', ':', '-', at most 15 characters); write it like ens1f0 or swp1",
 );
+
+/** Whether `s` is one IPv4 address in dotted-quad form (no prefix, no leading zeros). */
+export function isIpv4(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && Address4.isValid(s) && new Address4(s).correctForm() === s;
+}
 
 /** One IPv4 address without a prefix length. */
 export const Ipv4 = formatted(
-  (s) => !s.includes("/") && Address4.isValid(s) && new Address4(s).correctForm() === s,
-  "must be an IPv4 address in dotted-quad form without a prefix, e.g. 10.10.0.11",
+  15,
+  isIpv4,
+  "must be an IPv4 address in dotted-quad form without a prefix; write it like 10.10.0.11",
 );
 
 /** An IPv4 network in CIDR form whose address is the network address. */
 export function isCidr(s: string): boolean {
-  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s) || !Address4.isValid(s)) return false;
+  if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(s) || !Address4.isValid(s)) return false;
   const a = new Address4(s);
   return a.startAddress().correctForm() === a.correctForm();
 }
 
 export const Cidr = formatted(
+  18,
   isCidr,
-  "must be an IPv4 network in CIDR form with its network address, e.g. 10.10.0.0/24",
+  "must be an IPv4 network in CIDR form with its network address; write it like 10.10.0.0/24",
 );
+
+/** Whether `s` is a DNS name: labels of a-z, 0-9 and inner '-', at most 253 characters. */
+function isDnsName(s: string): boolean {
+  return s.length <= 253 && /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s);
+}
+
+/**
+ * A time server: an address or a host name. Anything that looks numeric must be a valid
+ * IPv4 address (`10.10.0.256` and `10.10.0` are typos, not names); a name's last label
+ * has a letter, as every top-level domain does.
+ */
+export function isTimeServer(s: string): boolean {
+  if (/^[0-9.]+$/.test(s)) return isIpv4(s);
+  const lower = s.toLowerCase();
+  const last = lower.slice(lower.lastIndexOf(".") + 1);
+  return isDnsName(lower) && /[a-z]/.test(last);
+}
 
 /** An SSH host public key as it appears in known_hosts, without the host name: `<type> <base64>`. */
 export const HostKey = z.string().superRefine((s, ctx) => {
@@ -64,8 +104,31 @@ export const HostKey = z.string().superRefine((s, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-/** A Debian/Ubuntu package name. */
-const PackageName = matching(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name");
+/** A Debian/Ubuntu package name (Debian policy 5.6.1: at least two characters). */
+const PackageName = matching(
+  /^[a-z0-9][a-z0-9+.-]{1,63}$/,
+  "must be a Debian package name (a-z, 0-9, '+', '.', '-', 2-64 characters); write it like htop",
+);
+
+/** A POSIX user name, as `useradd` accepts by default. */
+const UserName = matching(
+  /^[a-z_][a-z0-9_-]{0,31}$/,
+  "must be a POSIX user name (a-z, 0-9, '_', '-', at most 32 characters, starting with a letter or '_'); write it like estate",
+);
+
+const Port = z.number().int().min(1).max(65535);
+
+/** A private or public 4-byte ASN (RFC 6793). */
+const Asn = z.number().int().min(1).max(4294967295);
+
+/** Ethernet speeds in Gb/s (IEEE 802.3); as Mb/s they are whole numbers. */
+export const ETHERNET_GBPS = [1, 2.5, 5, 10, 25, 40, 50, 100, 200, 400, 800] as const;
+
+const SpeedGbps = numberWhere(
+  z.number(),
+  (n) => (ETHERNET_GBPS as readonly number[]).includes(n),
+  `must be an Ethernet speed in Gb/s; use one of ${ETHERNET_GBPS.join(", ")}`,
+);
 
 export const Roles = ["k8s-server", "k8s-agent", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-rgw", "lb"] as const;
 export const Role = z.enum(Roles);
@@ -75,9 +138,9 @@ export const DiskClasses = ["nvme", "ssd", "hdd"] as const;
 const Ssh = z
   .object({
     /** @default the stack's `estate:ssh.user` */
-    user: matching(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name").optional(),
+    user: UserName.optional(),
     /** @default the stack's `estate:ssh.port` */
-    port: z.number().int().min(1).max(65535).optional(),
+    port: Port.optional(),
   })
   .strict();
 
@@ -85,14 +148,17 @@ export const Disk = z
   .object({
     /** A stable device path: /dev/disk/by-id/... or /dev/disk/by-path/... (never /dev/nvme0n1, which can reorder). */
     path: matching(
-      /^\/dev\/disk\/by-(id|path)\/[A-Za-z0-9._:+@-]+$/,
-      "must be a stable device path under /dev/disk/by-id/ or /dev/disk/by-path/",
+      /^\/dev\/disk\/by-(id|path)\/[A-Za-z0-9_:+@-][A-Za-z0-9._:+@-]{0,199}$/,
+      "must be a stable device path under /dev/disk/by-id/ or /dev/disk/by-path/; write the disk's link there, e.g. /dev/disk/by-id/nvme-MODEL_SERIAL",
     ),
     class: z.enum(DiskClasses),
-    /** The drive's serial number, checked by preflight when given. */
-    serial: z.string().min(1).optional(),
-    /** Size in GB (10^9 bytes) as sold; preflight accepts 2% either way. */
-    sizeGB: z.number().positive().optional(),
+    /** The drive's serial number as `lsblk -d -n -o SERIAL` prints it; checked by preflight when given. */
+    serial: matching(
+      /^[A-Za-z0-9._-]{1,64}$/,
+      "must be a drive serial number (letters, digits, '.', '_', '-', at most 64 characters); copy it from lsblk -d -n -o SERIAL",
+    ).optional(),
+    /** Size in whole GB (10^9 bytes) as sold; preflight accepts 2% either way. */
+    sizeGB: z.number().int().min(1).max(1_000_000).optional(),
     /** What the disk is for. @default "osd" */
     use: z.enum(["osd", "os", "spare"]).default("osd"),
   })
@@ -101,7 +167,8 @@ export const Disk = z
 export const Nic = z
   .object({
     name: IfaceName,
-    speedGbps: z.number().positive(),
+    /** One of the Ethernet speeds, `ETHERNET_GBPS`. */
+    speedGbps: SpeedGbps,
   })
   .strict();
 
@@ -109,11 +176,11 @@ export const Hardware = z
   .object({
     sockets: z.number().int().min(1).max(8),
     /** Physical cores in total, all sockets together. */
-    cores: z.number().int().min(1),
+    cores: z.number().int().min(1).max(4096),
     /** Installed memory in GiB. */
-    memoryGiB: z.number().int().min(1),
-    disks: z.array(Disk).default([]),
-    nics: z.array(Nic).min(1),
+    memoryGiB: z.number().int().min(1).max(65536),
+    disks: z.array(Disk).max(256).default([]),
+    nics: z.array(Nic).min(1).max(64),
   })
   .strict();
 
@@ -133,17 +200,17 @@ export const Server = z
     mgmtAddress: Ipv4,
     ssh: Ssh.optional(),
     hostKey: HostKey,
-    roles: z.array(Role).min(1),
+    roles: z.array(Role).min(1).max(Roles.length),
     rack: Hostname,
     hardware: Hardware,
-    uplinks: z.array(ServerUplink).default([]),
+    uplinks: z.array(ServerUplink).max(64).default([]),
     /**
      * Pins the loopback (inside `pools.loopbacks`). @default allocated by position: pin it
      * before removing or reordering servers above this one, or it is renumbered.
      */
     loopback: Ipv4.optional(),
     /** Pins the server's ASN. @default `fabric.asns.serverBase` plus its position */
-    asn: z.number().int().positive().optional(),
+    asn: Asn.optional(),
     /** Only for role `lb`: the balancer's own address on the front-tier segment. */
     frontend: z.object({ address: Ipv4, nic: IfaceName }).strict().optional(),
   })
@@ -156,7 +223,8 @@ export const SwitchUplink = z
     port: IfaceName,
     /** The spine's port toward this leaf. */
     spinePort: IfaceName,
-    speedGbps: z.number().positive(),
+    /** One of the Ethernet speeds, `ETHERNET_GBPS`. */
+    speedGbps: SpeedGbps,
   })
   .strict();
 
@@ -170,11 +238,11 @@ export const Switch = z
     ssh: Ssh.optional(),
     hostKey: HostKey,
     /** @default allocated from `estate:fabric.asns` */
-    asn: z.number().int().positive().optional(),
+    asn: Asn.optional(),
     /** Pins the loopback (inside `pools.loopbacks`). @default allocated by position */
     loopback: Ipv4.optional(),
     /** Leaves only: the cables to the spines. */
-    uplinks: z.array(SwitchUplink).default([]),
+    uplinks: z.array(SwitchUplink).max(256).default([]),
   })
   .strict();
 
@@ -192,46 +260,63 @@ export const Pools = z
 
 export const Versions = z
   .object({
-    k3s: matching(/^v\d+\.\d+\.\d+\+k3s\d+$/, "must be a K3s release such as v1.34.2+k3s1"),
-    ceph: matching(/^[a-z0-9./-]+:v\d+\.\d+\.\d+$/, "must be a Ceph image with a version tag"),
-    istio: matching(/^\d+\.\d+\.\d+$/, "must be a chart version such as 1.30.3"),
-    kubePrometheusStack: matching(/^\d+\.\d+\.\d+$/, "must be a chart version"),
-    tigeraOperator: matching(/^v\d+\.\d+\.\d+$/, "must be a chart version such as v3.32.1"),
-    cephCsiRbd: matching(/^\d+\.\d+\.\d+$/, "must be a chart version"),
+    k3s: matching(/^v\d{1,4}\.\d{1,4}\.\d{1,4}\+k3s\d{1,4}$/, "must be a K3s release; write it like v1.34.2+k3s1"),
+    ceph: matching(
+      /^[a-z0-9]([a-z0-9./-]{0,199}[a-z0-9])?:v\d{1,4}\.\d{1,4}\.\d{1,4}$/,
+      "must be a Ceph image with a version tag; write it like quay.io/ceph/ceph:v19.2.3",
+    ),
+    istio: matching(/^\d{1,4}\.\d{1,4}\.\d{1,4}$/, "must be a chart version; write it like 1.30.3"),
+    kubePrometheusStack: matching(/^\d{1,4}\.\d{1,4}\.\d{1,4}$/, "must be a chart version; write it like 79.5.0"),
+    tigeraOperator: matching(/^v\d{1,4}\.\d{1,4}\.\d{1,4}$/, "must be a chart version; write it like v3.32.1"),
+    cephCsiRbd: matching(/^\d{1,4}\.\d{1,4}\.\d{1,4}$/, "must be a chart version; write it like 3.15.0"),
   })
   .strict();
 
 export const Site = z
   .object({
     /** DNS domain of the estate's hosts. */
-    domain: matching(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a DNS domain"),
+    domain: formatted(
+      253,
+      (d) => isDnsName(d) && /\.[a-z]{2,63}$/.test(d),
+      "must be a lower-case DNS domain with at least two labels; write it like estate.example.net",
+    ),
     /** @default "UTC" */
-    timezone: formatted((tz) => {
-      try {
-        new Intl.DateTimeFormat("en", { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, "must be an IANA time zone such as UTC or Europe/Berlin").default("UTC"),
+    timezone: formatted(
+      64,
+      (tz) => {
+        // The name is also a path under /usr/share/zoneinfo: letters first, no '..'.
+        if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z][A-Za-z0-9_+-]*){0,2}$/.test(tz)) return false;
+        try {
+          // Intl also takes "europe/berlin", but the zoneinfo file is Europe/Berlin: a name
+          // that resolves to itself in another case is written in the wrong case.
+          const resolved = new Intl.DateTimeFormat("en", { timeZone: tz }).resolvedOptions().timeZone;
+          return resolved === tz || resolved.toLowerCase() !== tz.toLowerCase();
+        } catch {
+          return false;
+        }
+      },
+      "must be an IANA time zone; write it like UTC or Europe/Berlin",
+    ).default("UTC"),
     /** NTP servers chrony uses (addresses or names); at least one. */
     timeServers: z
       .array(
-        matching(
-          /^((\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?)$/i,
-          "must be an IPv4 address or a DNS name, e.g. 10.10.0.250 or ntp1.example.net",
+        formatted(
+          253,
+          isTimeServer,
+          "must be an IPv4 address (four numbers 0-255) or a DNS name whose last label has a letter; write it like 10.10.0.250 or ntp1.example.net",
         ),
       )
-      .min(1),
+      .min(1)
+      .max(16),
   })
   .strict();
 
 export const SshDefaults = z
   .object({
     /** @default "estate" */
-    user: matching(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name").default("estate"),
+    user: UserName.default("estate"),
     /** @default 22 */
-    port: z.number().int().min(1).max(65535).default(22),
+    port: Port.default(22),
   })
   .strict();
 
@@ -243,10 +328,10 @@ export const NodeOptions = z
     requireTpm: z.boolean().default(true),
     /** Reverse-path filtering: loose (2) where ECMP makes paths asymmetric, or strict (1). Never off. @default "loose" */
     rpFilter: z.enum(["loose", "strict"]).default("loose"),
-    /** How far the kernel's MemTotal may fall below the installed memory. @default 6 */
-    memoryTolerancePercent: z.number().min(0).max(20).default(6),
+    /** How far the kernel's MemTotal may fall below the installed memory, in whole percent. @default 6 */
+    memoryTolerancePercent: z.number().int().min(0).max(20).default(6),
     /** Extra Debian packages on every node. @default [] */
-    extraPackages: z.array(PackageName).default([]),
+    extraPackages: z.array(PackageName).max(256).default([]),
   })
   .strict();
 
@@ -256,11 +341,11 @@ export const FabricOptions = z
     asns: z
       .object({
         /** @default 65000 */
-        spine: z.number().int().default(65000),
+        spine: Asn.default(65000),
         /** First leaf ASN. @default 65100 */
-        leafBase: z.number().int().default(65100),
+        leafBase: Asn.default(65100),
         /** First server ASN (4-byte private range). @default 4200000000 */
-        serverBase: z.number().int().default(4200000000),
+        serverBase: Asn.default(4200000000),
       })
       .strict()
       .default({ spine: 65000, leafBase: 65100, serverBase: 4200000000 }),
@@ -278,7 +363,7 @@ export const FabricOptions = z
     /** ECMP paths per prefix. @default 64 */
     maximumPaths: z.number().int().min(2).max(256).default(64),
     /** Warn above this server-facing : spine-facing capacity ratio on a leaf. @default 3 */
-    oversubscriptionLimit: z.number().positive().default(3),
+    oversubscriptionLimit: z.number().positive().max(1000).default(3),
   })
   .strict();
 
@@ -297,8 +382,8 @@ export const FrontendOptions = z
     highAvailability: z.boolean().default(true),
     ports: z
       .object({
-        https: z.number().int().min(1).max(65535).default(443),
-        http: z.number().int().min(1).max(65535).default(80),
+        https: Port.default(443),
+        http: Port.default(80),
       })
       .strict()
       .default({ https: 443, http: 80 }),
@@ -334,9 +419,9 @@ export const CephOptions = z
 export const MonitoringOptions = z
   .object({
     /** @default "30s" */
-    scrapeInterval: matching(/^\d+[smh]$/, "must be a duration such as 30s").default("30s"),
+    scrapeInterval: matching(/^[1-9]\d{0,4}[smh]$/, "must be a duration; write it like 30s").default("30s"),
     /** @default "60s" */
-    evaluationInterval: matching(/^\d+[smh]$/, "must be a duration such as 60s").default("60s"),
+    evaluationInterval: matching(/^[1-9]\d{0,4}[smh]$/, "must be a duration; write it like 60s").default("60s"),
   })
   .strict();
 
