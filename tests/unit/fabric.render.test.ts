@@ -1,6 +1,9 @@
 /**
  * FRR configs and apply scripts of the fabric, as plain functions: the exact lines that
- * matter, FRR's own syntax check (`vtysh -C`), and shellcheck on every script.
+ * matter, FRR's own syntax check (`vtysh -C`), and shellcheck on every script. Golden
+ * files hold prod's spine-1, leaf-1a and ctl-1 and dev's numbered leaf-1a
+ * (tests/golden/fabric/): after an intended change, rewrite them with
+ * `UPDATE_GOLDEN=1 npx mocha tests/unit/fabric.render.test.ts` and review the diff.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -12,8 +15,21 @@ import { frrInputFor } from "../../components/fabric/input";
 import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
 import { renderInstallFile } from "../../components/shared/remote";
 import { parseEstate } from "../../config/validate";
-import { edit, rawConfig } from "../helpers/config";
+import { edit, estateOf, rawConfig } from "../helpers/config";
+import { PROJECT_DIR } from "../helpers/plan";
+import { checkScripts } from "../helpers/shellcheck";
 import { requireTool } from "../helpers/tools";
+
+const GOLDEN = path.join(PROJECT_DIR, "tests", "golden", "fabric");
+
+function golden(name: string, text: string): void {
+  const file = path.join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN) {
+    fs.mkdirSync(GOLDEN, { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+  assert.equal(text, fs.readFileSync(file, "utf8"), `${name} differs from tests/golden/fabric/${name}`);
+}
 
 function estate(numbered = false) {
   let raw = rawConfig("dev");
@@ -41,6 +57,20 @@ function checkWith(cmd: string, args: string[], text: string, name: string): voi
 
 describe("fabric renderers", () => {
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  describe("golden files", () => {
+    const prod = estateOf("prod");
+    const prodPlan = planFabric(prod);
+    for (const node of ["spine-1", "leaf-1a", "ctl-1"])
+      it(`prod ${node} frr.conf matches its golden file`, () =>
+        golden(`prod-${node}.frr.conf`, renderFrrConf(frrInputFor(prodPlan, prod, node))));
+    it("dev numbered leaf-1a frr.conf matches its golden file", () =>
+      golden("dev-numbered-leaf-1a.frr.conf", conf("leaf-1a", true)));
+    it("the daemons scripts of a switch and a server match their golden files", () => {
+      golden("leaf-1a.frr-daemons.sh", renderFrrDaemons({ name: "leaf-1a", forwarding: true }));
+      golden("ctl-1.frr-daemons.sh", renderFrrDaemons({ name: "ctl-1", forwarding: false }));
+    });
+  });
 
   it("a leaf: datacenter defaults, loopback on lo, one peer-group, unnumbered sessions with BFD, ECMP", () => {
     const c = conf("leaf-1a").split("\n");
@@ -114,20 +144,21 @@ describe("fabric renderers", () => {
         checkWith("vtysh", ["-C", "-f"], conf(n, numbered), `${n}-${numbered}.conf`);
   });
 
-  it("the apply scripts pass bash -n and shellcheck -S warning", function () {
-    requireTool("shellcheck", "shellcheck");
-    const scripts: [string, string][] = [
-      ["daemons-switch.sh", renderFrrDaemons({ name: "leaf-1a", forwarding: true })],
-      ["daemons-server.sh", renderFrrDaemons({ name: "srv-1", forwarding: false })],
-      [
-        "install.sh",
-        `#!/bin/bash\n${renderInstallFile({ path: "/etc/frr/frr.conf", mode: "0640", owner: "frr:frr", check: FRR_CHECK, onChange: FRR_RELOAD })}\n`,
-      ],
-    ];
-    for (const [name, text] of scripts) {
-      checkWith("bash", ["-n"], text, name);
-      checkWith("shellcheck", ["-S", "warning", "-s", "bash"], text, name);
-    }
+  it("the apply scripts pass bash -n and shellcheck -S warning", () => {
+    assert.deepEqual(
+      checkScripts({
+        "daemons-switch.sh": renderFrrDaemons({ name: "leaf-1a", forwarding: true }),
+        "daemons-server.sh": renderFrrDaemons({ name: "srv-1", forwarding: false }),
+        "install.sh": `#!/bin/bash\n${renderInstallFile({ path: "/etc/frr/frr.conf", mode: "0640", owner: "frr:frr", check: FRR_CHECK, onChange: FRR_RELOAD })}\n`,
+      }),
+      {},
+    );
+  });
+
+  it("a node name reaches the daemons script only as a single-quoted word", () => {
+    const s = renderFrrDaemons({ name: "x$(touch /tmp/p)'\"", forwarding: false });
+    assert.match(s, /^name='x\$\(touch \/tmp\/p\)'\\''"'$/m);
+    assert.equal(s.split("touch /tmp/p").length, 2, "only in the assignment");
   });
 
   it("enables bgpd and bfdd idempotently and restarts FRR only when the daemons file changed", () => {

@@ -1,13 +1,16 @@
 /**
  * The node renderers as plain functions. The preflight is read-only, so it also runs
  * for real on this machine: against an inventory that matches it, and one that does not.
+ * Golden files hold prod's ctl-1 and lb-1 scripts (tests/golden/node/): after an
+ * intended change, rewrite them with `UPDATE_GOLDEN=1 npx mocha tests/unit/node.render.test.ts`
+ * and review the diff.
  */
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { baselineInputFor, networkInputFor } from "../../components/node/input";
+import { baselineInputFor, networkInputFor, preflightInputFor } from "../../components/node/input";
 import {
   type BaselineInput,
   renderNetwork,
@@ -17,7 +20,8 @@ import {
   renderPreflight,
 } from "../../components/node/render";
 import { estateOf } from "../helpers/config";
-import { requireTool } from "../helpers/tools";
+import { PROJECT_DIR } from "../helpers/plan";
+import { checkScripts } from "../helpers/shellcheck";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-node-render-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -28,11 +32,20 @@ function write(name: string, text: string): string {
   return f;
 }
 
-function shellcheck(file: string): void {
-  const r = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", file], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stdout + r.stderr);
-  const n = spawnSync("bash", ["-n", file], { encoding: "utf8" });
-  assert.equal(n.status, 0, n.stderr);
+/** bash -n and shellcheck -S warning find nothing in any of `texts`. */
+function clean(texts: Record<string, string>): void {
+  assert.deepEqual(checkScripts(texts), {});
+}
+
+const GOLDEN = path.join(PROJECT_DIR, "tests", "golden", "node");
+
+function golden(name: string, text: string): void {
+  const file = path.join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN) {
+    fs.mkdirSync(GOLDEN, { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+  assert.equal(text, fs.readFileSync(file, "utf8"), `${name} differs from tests/golden/node/${name}`);
 }
 
 /** What this machine actually has, read the way an operator would fill the inventory. */
@@ -67,11 +80,23 @@ const baseline: BaselineInput = baselineInputFor(
 );
 
 describe("node renderers", () => {
-  before(() => requireTool("shellcheck", "shellcheck"));
+  describe("golden files: prod ctl-1 and lb-1", () => {
+    for (const host of ["ctl-1", "lb-1"]) {
+      const server = prod.servers.find((s) => s.name === host)!;
+      const scripts = {
+        [`prod-${host}.preflight.sh`]: renderPreflight(preflightInputFor(server, prod)),
+        [`prod-${host}.network.sh`]: renderNetwork(networkInputFor(server, prod)),
+        [`prod-${host}.baseline.sh`]: renderBaseline(baselineInputFor(server, prod)),
+      };
+      for (const [name, text] of Object.entries(scripts))
+        it(`${name} matches its golden file`, () => golden(name, text));
+      it(`prod ${host}'s scripts pass bash -n and shellcheck`, () => clean(scripts));
+    }
+  });
 
   describe("preflight", () => {
     it("passes shellcheck and bash -n", () => {
-      shellcheck(write("preflight.sh", renderPreflight(thisMachine())));
+      clean({ "preflight.sh": renderPreflight(thisMachine()) });
     });
 
     it("succeeds on a machine that matches its inventory and prints the facts as JSON", () => {
@@ -124,9 +149,11 @@ describe("node renderers", () => {
     const lb = prod.servers.find((s) => s.name === "lb-1")!;
 
     it("passes shellcheck and bash -n, with and without a front-tier gateway", () => {
-      shellcheck(write("network.sh", renderNetwork(networkInputFor(lb, prod))));
       const gw = { ...prod, frontend: { ...prod.frontend, gateway: "10.20.0.1" } };
-      shellcheck(write("network-gw.sh", renderNetwork(networkInputFor(lb, gw))));
+      clean({
+        "network.sh": renderNetwork(networkInputFor(lb, prod)),
+        "network-gw.sh": renderNetwork(networkInputFor(lb, gw)),
+      });
     });
 
     it("routes replies from the front-tier segment through its gateway (policy routing, table 120)", () => {
@@ -147,10 +174,17 @@ describe("node renderers", () => {
 
   describe("baseline", () => {
     it("passes shellcheck and bash -n for every role mix", () => {
+      const texts: Record<string, string> = {};
       for (const kubernetes of [true, false])
         for (const balancer of [true, false])
           for (const sshUser of ["estate", "root"])
-            shellcheck(write("baseline.sh", renderBaseline({ ...baseline, kubernetes, balancer, sshUser })));
+            texts[`baseline-${kubernetes}-${balancer}-${sshUser}.sh`] = renderBaseline({
+              ...baseline,
+              kubernetes,
+              balancer,
+              sshUser,
+            });
+      clean(texts);
     });
 
     it("never turns reverse-path filtering off: loose (2) or strict (1)", () => {
