@@ -1,56 +1,56 @@
 /**
- * How a stack's config selects and wires the components. Stacks differ in config only:
- * nothing here looks at the stack's name.
+ * How a stack's config selects and wires the components, in dependency order. Stacks
+ * differ in config only: nothing here looks at the stack's name. Only the node
+ * components receive the SSH key; every other component takes the nodes it acts on.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { EstateSecrets } from "../config/load";
 import type { Estate } from "../config/model";
-import { HardwareNode } from "../components/node";
-import { type FabricOutput, SpineLeafFabric } from "../components/fabric";
-import { FrontTier, type FrontendOutput } from "../components/frontend";
+import { SpineLeafFabric } from "../components/fabric";
+import type { FabricOutput } from "../components/fabric/output";
+import { Frontend } from "../components/frontend";
+import type { FrontendOutput } from "../components/frontend/output";
+import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
+import type { SiteOutput } from "../ops/contract";
 
-/** The stack outputs: a contract that ops scripts read (see README, "Stack outputs"). */
+/** The stack outputs, as `ops/contract.ts` defines them (Outputs where values come later). */
 export interface EstateOutputs {
-  readonly site: { readonly stack: string; readonly domain: string };
-  readonly nodes: readonly {
-    readonly name: string;
-    readonly mgmtAddress: string;
-    readonly loopback: string;
-    readonly rack: string;
-    readonly roles: readonly string[];
-    readonly ready: pulumi.Output<string>;
-  }[];
-  /** Fabric topology: switches, routed servers, links, oversubscription per leaf. */
+  readonly site: SiteOutput;
+  readonly nodes: NodeOutputs[];
   readonly fabric: pulumi.Output<FabricOutput>;
-  /** Front tier: the VIP, the balancers with their VRRP priorities, the ports. */
   readonly frontend: pulumi.Output<FrontendOutput>;
 }
 
 export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
-  const nodes = estate.servers.map(
-    (server) => new HardwareNode(server.name, { server, estate, privateKey: secrets.sshPrivateKey }),
+  const privateKey = secrets.sshPrivateKey;
+  const { site, node, pools, frontend: frontendOptions } = estate;
+  const servers = estate.servers.map(
+    (server) => new HardwareNode(server.name, { server, site, node, pools, frontend: frontendOptions, privateKey }),
   );
-  const nodeByName = Object.fromEntries(estate.servers.map((s, i) => [s.name, nodes[i]]));
-  const fabric = new SpineLeafFabric("fabric", { estate, privateKey: secrets.sshPrivateKey, nodes: nodeByName });
-  const frontend = new FrontTier("frontend", {
-    estate,
-    privateKey: secrets.sshPrivateKey,
+  const switches = estate.switches.map((s) => new NetworkSwitch(s.name, { switch: s, privateKey }));
+  const nodes = Object.fromEntries(servers.map((n) => [n.server.name, n]));
+
+  const fabric = new SpineLeafFabric("fabric", {
+    switches: estate.switches,
+    servers: estate.servers,
+    pools,
+    fabric: estate.fabric,
+    nodes: { ...nodes, ...Object.fromEntries(switches.map((s) => [s.switch.name, s])) },
+  });
+  const frontend = new Frontend("frontend", {
+    servers: estate.servers,
+    pools,
+    frontend: frontendOptions,
+    kubernetes: estate.kubernetes,
     tlsCertificate: secrets.tlsCertificate,
     tlsKey: secrets.tlsKey,
-    vrrpPassword: secrets.vrrpPassword,
-    nodes: nodeByName,
+    nodes,
   });
+
   return {
-    site: { stack: estate.stack, domain: estate.site.domain },
-    nodes: estate.servers.map((s, i) => ({
-      name: s.name,
-      mgmtAddress: s.mgmtAddress,
-      loopback: s.loopback,
-      rack: s.rack,
-      roles: s.roles,
-      ready: nodes[i].ready,
-    })),
-    fabric: fabric.topology,
-    frontend: frontend.summary,
+    site: { stack: estate.stack, domain: site.domain },
+    nodes: servers.map((n) => n.output),
+    fabric: fabric.output,
+    frontend: frontend.output,
   };
 }

@@ -9,43 +9,36 @@
  * spine waits for the spine before it, each leaf for the leaf before it in its rack.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { Estate } from "../../config/model";
-import type { HardwareNode } from "../node";
-import { connectionFor, remoteFile, remoteScript } from "../shared/remote";
-import { type FabricOutput, type FabricPlan, fabricOutput, planFabric } from "./plan";
+import type { HardwareNode, NetworkSwitch } from "../node";
+import { remoteFile, remoteScript } from "../shared/remote";
 import { frrInputFor } from "./input";
+import type { FabricOutput } from "./output";
+import { type FabricPlanInput, fabricOutput, planFabric } from "./plan";
 import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "./render";
 
-export * from "./plan";
-export * from "./render";
-
-export interface SpineLeafFabricArgs {
-  /** The whole model: switches, servers, pools and fabric options. */
-  readonly estate: Estate;
-  /** The SSH private key (secret). */
-  readonly privateKey: pulumi.Input<string>;
-  /** The server components by server name; a server's FRR waits for its node to be ready. */
-  readonly nodes: Readonly<Record<string, HardwareNode>>;
+export interface SpineLeafFabricArgs extends FabricPlanInput {
+  /**
+   * How to reach every switch and routed server, by name: its NetworkSwitch or
+   * HardwareNode. A server's FRR waits for its node to be ready.
+   */
+  readonly nodes: Readonly<Record<string, HardwareNode | NetworkSwitch>>;
 }
 
 export class SpineLeafFabric extends pulumi.ComponentResource {
-  /** The plan the configs were rendered from (plain data, known at preview). */
-  public readonly plan: FabricPlan;
   /** The stack output `fabric`. */
-  public readonly topology: pulumi.Output<FabricOutput>;
+  public readonly output: pulumi.Output<FabricOutput>;
 
   constructor(name: string, args: SpineLeafFabricArgs, opts?: pulumi.ComponentResourceOptions) {
     super("estate:fabric:SpineLeafFabric", name, {}, opts);
-    const { estate } = args;
-    const plan = planFabric(estate);
+    const plan = planFabric(args);
 
     // Rolling changes: a switch waits for the one before it in its group (the spines; the
     // leaves of one rack), so a reload or restart never takes both spines, or both leaves
     // of a rack, down at once. Servers each affect only themselves.
-    const groupOf = (s: (typeof estate.switches)[number]): string => (s.role === "spine" ? "spines" : `rack ${s.rack}`);
+    const groupOf = (s: (typeof args.switches)[number]): string => (s.role === "spine" ? "spines" : `rack ${s.rack}`);
     const previousInGroup = new Map<string, string>();
     const lastOfGroup = new Map<string, string>();
-    for (const s of estate.switches) {
+    for (const s of args.switches) {
       const prev = lastOfGroup.get(groupOf(s));
       if (prev) previousInGroup.set(s.name, prev);
       lastOfGroup.set(groupOf(s), s.name);
@@ -53,17 +46,22 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
     const applied = new Map<string, pulumi.Resource>();
 
     const hosts = [
-      ...estate.switches.map((s) => ({ name: s.name, ssh: s.ssh, forwarding: true, node: undefined })),
-      ...estate.servers.map((s) => ({ name: s.name, ssh: s.ssh, forwarding: false, node: args.nodes[s.name] })),
+      ...args.switches.map((s) => ({ name: s.name, forwarding: true, kind: "switch" })),
+      ...args.servers.map((s) => ({ name: s.name, forwarding: false, kind: "server" })),
     ];
     for (const h of hosts) {
-      if (!h.forwarding && !h.node) throw new Error(`SpineLeafFabric: no HardwareNode given for server ${h.name}`);
-      const connection = connectionFor(h.ssh, args.privateKey);
+      const node = args.nodes[h.name];
+      const isServer = h.kind === "server";
+      if (!node || "server" in node !== isServer)
+        throw new Error(
+          `SpineLeafFabric ${name}: no ${isServer ? "HardwareNode" : "NetworkSwitch"} given for ${h.kind} ${h.name}`,
+        );
+      const { connection } = node;
       const daemons = remoteScript(
         `${name}-${h.name}-frr-daemons`,
         {
           connection,
-          user: h.ssh.user,
+          user: connection.user,
           script: renderFrrDaemons({ name: h.name, forwarding: h.forwarding }),
           target: h.name,
           file: `fabric/${h.name}/frr-daemons.sh`,
@@ -71,7 +69,7 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         {
           parent: this,
           dependsOn: [
-            ...(h.node ? [h.node] : []),
+            ...(isServer ? [node] : []),
             ...(previousInGroup.has(h.name) ? [applied.get(previousInGroup.get(h.name)!)!] : []),
           ],
         },
@@ -80,8 +78,8 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         `${name}-${h.name}-frr-conf`,
         {
           connection,
-          user: h.ssh.user,
-          content: renderFrrConf(frrInputFor(plan, estate, h.name)),
+          user: connection.user,
+          content: renderFrrConf(frrInputFor(plan, args, h.name)),
           path: "/etc/frr/frr.conf",
           mode: "0640",
           owner: "frr:frr",
@@ -96,8 +94,7 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
       applied.set(h.name, conf);
     }
 
-    this.plan = plan;
-    this.topology = pulumi.output(fabricOutput(plan));
-    this.registerOutputs({ topology: this.topology });
+    this.output = pulumi.output(fabricOutput(plan));
+    this.registerOutputs({ output: this.output });
   }
 }

@@ -12,6 +12,7 @@
 import { Address4 } from "ip-address";
 import { fabricLinkRegions, oversubscriptionRatio } from "../../config/allocate";
 import type { Estate } from "../../config/model";
+import type { FabricOutput } from "./output";
 
 export interface LinkEnd {
   readonly node: string;
@@ -35,6 +36,8 @@ export interface FabricNode {
   readonly asn: number;
   /** Address without prefix length; configured as /32 on `lo`. */
   readonly loopback: string;
+  /** Leaves only: the rack the leaf stands in. */
+  readonly rack?: string;
 }
 
 export interface Oversubscription {
@@ -62,7 +65,8 @@ export interface FabricPlan {
   readonly oversubscription: readonly Oversubscription[];
 }
 
-export { fabricLinkRegions, oversubscriptionRatio } from "../../config/allocate";
+/** What the plan is derived from: the switches and servers in stack-file order, the pools, the options. */
+export type FabricPlanInput = Pick<Estate, "switches" | "servers" | "pools" | "fabric">;
 
 /** The /31 at `slot` of `cidr`: [even end, odd end] with their prefix length. */
 function slash31(cidr: string, slot: number): [string, string] {
@@ -70,7 +74,7 @@ function slash31(cidr: string, slot: number): [string, string] {
   return [`${Address4.fromBigInt(start).correctForm()}/31`, `${Address4.fromBigInt(start + 1n).correctForm()}/31`];
 }
 
-export function planFabric(estate: Estate): FabricPlan {
+export function planFabric(estate: FabricPlanInput): FabricPlan {
   const numbered = estate.fabric.numbered;
   const pool = estate.pools.fabricLinks;
   if (numbered && !pool) throw new Error("estate:pools.fabricLinks is required when fabric.numbered is true");
@@ -121,7 +125,13 @@ export function planFabric(estate: Estate): FabricPlan {
   return {
     numbered,
     nodes: [
-      ...estate.switches.map((s) => ({ name: s.name, kind: s.role, asn: s.asn, loopback: s.loopback })),
+      ...estate.switches.map((s) => ({
+        name: s.name,
+        kind: s.role,
+        asn: s.asn,
+        loopback: s.loopback,
+        ...(s.role === "leaf" && s.rack ? { rack: s.rack } : {}),
+      })),
       ...estate.servers.map((s) => ({ name: s.name, kind: "server" as const, asn: s.asn, loopback: s.loopback })),
     ],
     links,
@@ -148,31 +158,24 @@ function session(local: LinkEnd, remote: LinkEnd): Session {
   };
 }
 
-/** The stack output `fabric`: the contract ops scripts and tests read. */
-export interface FabricOutput {
-  readonly switches: readonly { name: string; role: "spine" | "leaf"; asn: number; loopback: string }[];
-  readonly servers: readonly { name: string; asn: number; loopback: string }[];
-  readonly links: readonly {
-    a: { node: string; iface: string };
-    b: { node: string; iface: string };
-    speedGbps: number;
-  }[];
-  readonly oversubscription: readonly { leaf: string; ratio: number }[];
-}
-
+/** The stack output `fabric` (the contract in `./output.ts`). */
 export function fabricOutput(plan: FabricPlan): FabricOutput {
+  const end = (e: LinkEnd): FabricOutput["links"][number]["a"] => ({
+    node: e.node,
+    iface: e.iface,
+    ...(e.address ? { address: e.address } : {}),
+  });
   return {
-    switches: plan.nodes
-      .filter((n) => n.kind !== "server")
-      .map((n) => ({ name: n.name, role: n.kind as "spine" | "leaf", asn: n.asn, loopback: n.loopback })),
+    numbered: plan.numbered,
+    switches: plan.nodes.flatMap((n): FabricOutput["switches"] => {
+      if (n.kind === "spine") return [{ name: n.name, role: "spine", asn: n.asn, loopback: n.loopback }];
+      if (n.kind === "leaf") return [{ name: n.name, role: "leaf", rack: n.rack!, asn: n.asn, loopback: n.loopback }];
+      return [];
+    }),
     servers: plan.nodes
       .filter((n) => n.kind === "server")
       .map((n) => ({ name: n.name, asn: n.asn, loopback: n.loopback })),
-    links: plan.links.map((l) => ({
-      a: { node: l.a.node, iface: l.a.iface },
-      b: { node: l.b.node, iface: l.b.iface },
-      speedGbps: l.speedGbps,
-    })),
+    links: plan.links.map((l) => ({ a: end(l.a), b: end(l.b), speedGbps: l.speedGbps })),
     oversubscription: plan.oversubscription.map((o) => ({ leaf: o.leaf, ratio: o.ratio })),
   };
 }

@@ -1,86 +1,79 @@
 /**
- * `estate:frontend:FrontTier`: an Nginx pair (or more) behind a keepalived VIP on the
+ * `estate:frontend:Frontend`: an Nginx pair (or more) behind a keepalived VIP on the
  * servers with role `lb`.
  *
  * Children per balancer `<b>` (names from the host name, never list positions):
- *   `<name>-<b>-setup`          non-local bind, Nginx folders (after the node baseline)
+ *   `<name>-<b>-setup`          Nginx folders, nftables loads the estate's rule files (after the node baseline)
  *   `<name>-<b>-tls-cert`       the certificate, 0600, secret
  *   `<name>-<b>-tls-key`        the key, 0600, secret
  *   `<name>-<b>-nginx`          nginx.conf, checked with `nginx -t` before it replaces the live one
  *   `<name>-<b>-nginx-apply`    checks the three together and reloads Nginx; reruns when any changed
- *   `<name>-<b>-vrrp-auth`      keepalived's authentication include, 0600, secret
+ *   `<name>-<b>-vrrp-filter`    nftables: VRRP only from the other balancers, checked with `nft -c`, loaded
+ *   `<name>-<b>-keepalived-unit` systemd drop-in: restart keepalived when it dies, never leave a stale VIP
+ *   `<name>-<b>-nginx-check`    the Nginx check keepalived runs, 0755
  *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`
- *   `<name>-<b>-keepalived-apply` checks both and reloads keepalived; reruns when either changed
+ *   `<name>-<b>-keepalived-apply` checks it, loads the filter, reloads keepalived; reruns when it changed
  * The setup step's `delete` (it is never replaced) disables keepalived, then Nginx: a
  * balancer removed from the stack stops claiming the VIP first, then stops serving.
  * Files are written first and applied once, so a certificate rotated with its key never
  * meets a reload that sees one new and one old.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { vrrpPasswordOf } from "../../config/frontend";
-import type { Estate } from "../../config/model";
 import type { HardwareNode } from "../node";
-import { asRoot, connectionFor, remoteFile, remoteScript, sha256 } from "../shared/remote";
+import { asRoot, remoteFile, remoteScript, sha256 } from "../shared/remote";
+import type { FrontendOutput } from "./output";
+import { type FrontTierModel, frontTierInputFor } from "./input";
 import {
   FRONTEND_PATHS,
-  frontTierInputFor,
   renderKeepalivedApply,
   renderKeepalivedConf,
+  renderKeepalivedDropIn,
   renderNginxApply,
+  renderNginxCheck,
   renderNginxConf,
   renderSetup,
-  renderVrrpAuth,
+  renderVrrpFilter,
 } from "./render";
 
-export * from "./render";
-
-export interface FrontTierArgs {
-  readonly estate: Estate;
-  /** The SSH private key (secret). */
-  readonly privateKey: pulumi.Input<string>;
+/** The model parts it reads: front options and segment, ingress NodePorts, the servers (balancers, upstreams). */
+export interface FrontendArgs extends FrontTierModel {
   /** The PEM certificate chain served on the VIP (secret). */
   readonly tlsCertificate: pulumi.Input<string>;
   /** Its PEM private key (secret). */
   readonly tlsKey: pulumi.Input<string>;
-  /** The VRRP password the balancers share (secret, 1-8 letters and digits). */
-  readonly vrrpPassword: pulumi.Input<string>;
-  /** The HardwareNode of each server by name; delivery waits for the balancers' nodes. */
+  /** The balancers' HardwareNodes by name (others may be there); delivery waits for them. */
   readonly nodes: Readonly<Record<string, HardwareNode>>;
 }
 
-/** Stack output `frontend`: a contract for ops scripts. */
-export interface FrontendOutput {
-  readonly vip: string;
-  readonly balancers: readonly { readonly name: string; readonly address: string; readonly priority: number }[];
-  readonly ports: { readonly https: number; readonly http: number };
-}
+export class Frontend extends pulumi.ComponentResource {
+  /** The stack output `frontend`. */
+  public readonly output: pulumi.Output<FrontendOutput>;
 
-export class FrontTier extends pulumi.ComponentResource {
-  public readonly vip: pulumi.Output<string>;
-  public readonly summary: pulumi.Output<FrontendOutput>;
+  constructor(name: string, args: FrontendArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Named FrontTier until the one naming: the alias keeps existing stacks' resources.
+    super(
+      "estate:frontend:Frontend",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "estate:frontend:FrontTier" }],
+      },
+    );
+    const input = frontTierInputFor(args);
 
-  constructor(name: string, args: FrontTierArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("estate:frontend:FrontTier", name, {}, opts);
-    const input = frontTierInputFor(args.estate);
-    const servers = new Map(args.estate.servers.map((s) => [s.name, s]));
-
-    // VRRPv2 PASS authentication (at most 8 characters) guards against a foreign router
-    // on the segment, not an attacker who can sniff it.
-    const authText = pulumi.secret(pulumi.output(args.vrrpPassword).apply((p) => renderVrrpAuth(vrrpPasswordOf(p))));
     const certificate = pulumi.secret(args.tlsCertificate);
     const key = pulumi.secret(args.tlsKey);
     // Secret hashes: a short secret's hash can be brute-forced.
-    const authHash = pulumi.secret(authText.apply(sha256));
     const certificateHash = pulumi.secret(certificate.apply(sha256));
     const keyHash = pulumi.secret(key.apply(sha256));
 
     let previousKeepalived: pulumi.Resource | undefined;
     for (const b of input.balancers) {
-      const server = servers.get(b.name)!;
       const node = args.nodes[b.name];
-      if (!node) throw new Error(`FrontTier ${name}: no HardwareNode for balancer ${b.name}`);
-      const connection = connectionFor(server.ssh, args.privateKey);
-      const user = server.ssh.user;
+      if (!node) throw new Error(`Frontend ${name}: no HardwareNode for balancer ${b.name}`);
+      const { connection } = node;
+      const user = connection.user;
       const file = (f: string): string => `frontend/${b.name}/${f}`;
 
       const setup = remoteScript(
@@ -159,19 +152,51 @@ export class FrontTier extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [nginx] },
       );
-      const auth = remoteFile(
-        `${name}-${b.name}-vrrp-auth`,
+      // VRRPv3 has no authentication: the filter admits VRRP only from the other balancers.
+      const filterText = renderVrrpFilter(input, b.name);
+      const filter = remoteFile(
+        `${name}-${b.name}-vrrp-filter`,
         {
           connection,
           user,
-          content: authText,
-          contentHash: authHash,
-          path: FRONTEND_PATHS.vrrpAuth,
-          mode: "0600",
+          content: filterText,
+          path: FRONTEND_PATHS.vrrpFilter,
+          mode: "0644",
+          check: 'nft -c -f "$new"',
+          onChange: `nft -f ${FRONTEND_PATHS.vrrpFilter}`,
           target: b.name,
-          file: file("keepalived-auth.conf"),
-          kind: "keepalived",
-          secret: true,
+          file: file("vrrp-filter.nft"),
+          kind: "nftables",
+        },
+        { parent: this, dependsOn: [setup] },
+      );
+      const unit = remoteFile(
+        `${name}-${b.name}-keepalived-unit`,
+        {
+          connection,
+          user,
+          content: renderKeepalivedDropIn(input, b.name),
+          path: FRONTEND_PATHS.keepalivedDropIn,
+          mode: "0644",
+          onChange: "systemctl daemon-reload",
+          target: b.name,
+          file: file("keepalived.service.d/estate.conf"),
+          kind: "systemd",
+        },
+        { parent: this, dependsOn: [setup] },
+      );
+      const check = remoteFile(
+        `${name}-${b.name}-nginx-check`,
+        {
+          connection,
+          user,
+          content: renderNginxCheck(),
+          path: FRONTEND_PATHS.nginxCheck,
+          mode: "0755",
+          check: 'sh -n "$new"',
+          target: b.name,
+          file: file("nginx-check.sh"),
+          kind: "shell",
         },
         { parent: this, dependsOn: [setup] },
       );
@@ -189,7 +214,8 @@ export class FrontTier extends pulumi.ComponentResource {
           file: file("keepalived.conf"),
           kind: "keepalived",
         },
-        { parent: this, dependsOn: [auth] },
+        // `keepalived -t` fails while the check script it tracks is missing.
+        { parent: this, dependsOn: [check] },
       );
       previousKeepalived = remoteScript(
         `${name}-${b.name}-keepalived-apply`,
@@ -197,24 +223,26 @@ export class FrontTier extends pulumi.ComponentResource {
           connection,
           user,
           script: renderKeepalivedApply(b.name),
-          triggers: [sha256(keepalivedConf), authHash],
+          triggers: [sha256(keepalivedConf)],
           target: b.name,
           file: file("keepalived-apply.sh"),
         },
-        // After Nginx runs, so the VIP is only claimed where Nginx serves; and after the
-        // balancer of next higher priority, so that with nopreempt the first election goes
-        // to the highest priority (balancers are in priority order).
-        { parent: this, dependsOn: [keepalived, nginxApply, ...(previousKeepalived ? [previousKeepalived] : [])] },
+        // After Nginx runs, the filter is loaded and systemd knows the restart settings; and
+        // one balancer at a time, highest priority first (balancers are in priority order):
+        // the VIP stays where it is while the others reload.
+        {
+          parent: this,
+          dependsOn: [keepalived, nginxApply, filter, unit, ...(previousKeepalived ? [previousKeepalived] : [])],
+        },
       );
     }
 
-    const summary: FrontendOutput = {
+    const output: FrontendOutput = {
       vip: input.vip,
       balancers: input.balancers.map((b) => ({ name: b.name, address: b.address, priority: b.priority })),
       ports: { https: input.ports.https, http: input.ports.http },
     };
-    this.vip = pulumi.output(input.vip);
-    this.summary = pulumi.output(summary);
-    this.registerOutputs({ vip: this.vip, summary: this.summary });
+    this.output = pulumi.output(output);
+    this.registerOutputs({ output: this.output });
   }
 }

@@ -1,65 +1,60 @@
 /**
- * `estate:node:HardwareNode`: one bare-metal server reached over SSH.
+ * The machines of the estate, and the way every other component reaches them.
  *
- * Children, run in this order: `<name>-preflight` (read-only hardware check, its stdout
- * is the facts JSON), `<name>-network` (fabric uplinks up, front-tier address; checks
- * link speeds) and `<name>-baseline` (idempotent OS baseline). Depending on the
- * component (`dependsOn: [node]`) waits for all three: that is the readiness signal.
+ * `estate:node:HardwareNode`: one bare-metal server reached over SSH. Children, run in
+ * this order: `<name>-preflight` (read-only hardware check), `<name>-network` (fabric
+ * uplinks up, front-tier address; checks link speeds) and `<name>-baseline` (idempotent
+ * OS baseline). Depending on the component (`dependsOn: [node]`) waits for all three:
+ * that is the readiness signal; `ready` carries it as a value.
+ *
+ * `estate:node:NetworkSwitch`: one switch reached over SSH, no children of its own; the
+ * components that configure it (the fabric) take its connection from here.
+ *
+ * These two are the only components that receive the SSH private key. Every other
+ * component takes the nodes it acts on and uses their `connection`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { Estate, Server } from "../../config/model";
-import { connectionFor, remoteScript } from "../shared/remote";
+import type { Estate, Server, Switch } from "../../config/model";
+import { connectionFor, remoteScript, type SshConnection } from "../shared/remote";
 import { baselineInputFor, networkInputFor, preflightInputFor } from "./input";
-import {
-  renderBaseline,
-  renderBaselineDelete,
-  renderNetwork,
-  renderNetworkDelete,
-  renderPreflight,
-} from "./render";
+import type { NodeOutput } from "./output";
+import { renderBaseline, renderBaselineDelete, renderNetwork, renderNetworkDelete, renderPreflight } from "./render";
 
-export interface HardwareNodeArgs {
+/** The site-wide parts of the model a node's scripts read (time, domain, node options, front segment). */
+export type NodeSiteModel = Pick<Estate, "site" | "node" | "pools" | "frontend">;
+
+export interface HardwareNodeArgs extends NodeSiteModel {
   /** The server's entry in the estate model. */
   readonly server: Server;
-  /** The whole model, for site-wide settings (time servers, domain, node options). */
-  readonly estate: Estate;
   /** The SSH private key (secret). */
   readonly privateKey: pulumi.Input<string>;
 }
 
-/** What preflight reports about the machine. */
-export interface HardwareFacts {
-  readonly host: string;
-  readonly sockets: number;
-  readonly cores: number;
-  readonly memoryKiB: number;
-  readonly secureBoot: string;
-  readonly tpmVersion: string;
-  readonly os: string;
-  readonly kernel: string;
-  readonly lsblk: unknown;
-  readonly nics: readonly { name: string; speedMbps: number; state: string; mac: string }[];
-  readonly problems: readonly string[];
-}
+/** A node's stack-output entry: `ready` is unknown until the baseline ran. */
+export type NodeOutputs = Omit<NodeOutput, "ready"> & { readonly ready: pulumi.Output<string> };
 
 export class HardwareNode extends pulumi.ComponentResource {
-  public readonly hostname: pulumi.Output<string>;
-  public readonly address: pulumi.Output<string>;
-  public readonly facts: pulumi.Output<HardwareFacts>;
-  /** Resolves to the host name once the baseline has run. */
+  /** The server's entry in the estate model. */
+  public readonly server: Server;
+  /** SSH to this server: everything plain except the private key (secret). */
+  public readonly connection: SshConnection;
+  /** Resolves to the host name once preflight, network and baseline have run. */
   public readonly ready: pulumi.Output<string>;
+  /** The stack output entry of this node (stack output `nodes[]`). */
+  public readonly output: NodeOutputs;
 
   constructor(name: string, args: HardwareNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("estate:node:HardwareNode", name, {}, opts);
-    const { server, estate } = args;
+    const { server } = args;
     const connection = connectionFor(server.ssh, args.privateKey);
+    const user = server.ssh.user;
 
     const preflight = remoteScript(
       `${name}-preflight`,
       {
         connection,
-        user: server.ssh.user,
-        script: renderPreflight(preflightInputFor(server, estate)),
+        user,
+        script: renderPreflight(preflightInputFor(server, args)),
         target: server.name,
         file: `nodes/${server.name}/preflight.sh`,
       },
@@ -70,9 +65,9 @@ export class HardwareNode extends pulumi.ComponentResource {
       `${name}-network`,
       {
         connection,
-        user: server.ssh.user,
-        script: renderNetwork(networkInputFor(server, estate)),
-        deleteCommand: renderNetworkDelete(server.ssh.user),
+        user,
+        script: renderNetwork(networkInputFor(server, args)),
+        deleteCommand: renderNetworkDelete(user),
         target: server.name,
         file: `nodes/${server.name}/network.sh`,
       },
@@ -83,24 +78,47 @@ export class HardwareNode extends pulumi.ComponentResource {
       `${name}-baseline`,
       {
         connection,
-        user: server.ssh.user,
-        script: renderBaseline(baselineInputFor(server, estate)),
-        deleteCommand: renderBaselineDelete(server.ssh.user),
+        user,
+        script: renderBaseline(baselineInputFor(server, args)),
+        deleteCommand: renderBaselineDelete(user),
         target: server.name,
         file: `nodes/${server.name}/baseline.sh`,
       },
       { parent: this, dependsOn: [network] },
     );
 
-    this.hostname = pulumi.output(server.name);
-    this.address = pulumi.output(server.mgmtAddress);
-    this.facts = preflight.stdout.apply((s) => JSON.parse(s) as HardwareFacts);
+    this.server = server;
+    this.connection = connection;
     this.ready = baseline.stdout.apply(() => server.name);
-    this.registerOutputs({
-      hostname: this.hostname,
-      address: this.address,
-      facts: this.facts,
+    this.output = {
+      name: server.name,
+      mgmtAddress: server.mgmtAddress,
+      loopback: server.loopback,
+      rack: server.rack,
+      roles: [...server.roles],
       ready: this.ready,
-    });
+    };
+    this.registerOutputs({ ready: this.ready, output: this.output });
+  }
+}
+
+export interface NetworkSwitchArgs {
+  /** The switch's entry in the estate model. */
+  readonly switch: Switch;
+  /** The SSH private key (secret). */
+  readonly privateKey: pulumi.Input<string>;
+}
+
+export class NetworkSwitch extends pulumi.ComponentResource {
+  /** The switch's entry in the estate model. */
+  public readonly switch: Switch;
+  /** SSH to this switch: everything plain except the private key (secret). */
+  public readonly connection: SshConnection;
+
+  constructor(name: string, args: NetworkSwitchArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("estate:node:NetworkSwitch", name, {}, opts);
+    this.switch = args.switch;
+    this.connection = connectionFor(args.switch.ssh, args.privateKey);
+    this.registerOutputs({});
   }
 }

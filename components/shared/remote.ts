@@ -25,17 +25,30 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** The SSH connection for a host: pinned host key, key from secret config. */
-export function connectionFor(
-  ssh: SshEndpoint,
-  privateKey: pulumi.Input<string>,
-): command.types.input.remote.ConnectionArgs {
+/**
+ * How a component reaches a host over SSH: host, port, user and the pinned host key are
+ * plain (a preview shows them); the private key is a secret Output. Only the node
+ * components (`components/node`) build one; every other component takes it from them.
+ */
+export interface SshConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Pinned host public key, `<type> <base64>`; never trust-on-first-use. */
+  readonly hostKey: string;
+  readonly privateKey: pulumi.Output<string>;
+  readonly dialErrorLimit: number;
+  readonly perDialTimeout: number;
+}
+
+/** The SSH connection for a host: pinned host key, the private key marked secret. */
+export function connectionFor(ssh: SshEndpoint, privateKey: pulumi.Input<string>): SshConnection {
   return {
     host: ssh.host,
     port: ssh.port,
     user: ssh.user,
     hostKey: ssh.hostKey,
-    privateKey,
+    privateKey: pulumi.secret(privateKey),
     dialErrorLimit: 5,
     perDialTimeout: 15,
   };
@@ -54,7 +67,7 @@ export function asRoot(user: string, cmd: string): string {
 function stdinCommand(
   name: string,
   a: {
-    connection: command.types.input.remote.ConnectionArgs;
+    connection: SshConnection;
     run: string;
     deleteCommand?: string;
     stdin: pulumi.Input<string>;
@@ -90,7 +103,7 @@ function stdinCommand(
 }
 
 export interface RemoteScriptArgs {
-  readonly connection: command.types.input.remote.ConnectionArgs;
+  readonly connection: SshConnection;
   readonly user: string;
   /** The whole script; it must start with a shebang and `set -euo pipefail`. */
   readonly script: string;
@@ -139,7 +152,7 @@ export function remoteScript(
 }
 
 export interface RemoteFileArgs {
-  readonly connection: command.types.input.remote.ConnectionArgs;
+  readonly connection: SshConnection;
   readonly user: string;
   /** The file's whole content; sent as stdin, never inside the command string. */
   readonly content: pulumi.Input<string>;

@@ -4,17 +4,25 @@
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { type FabricOutput, SpineLeafFabric } from "../../components/fabric";
+import { SpineLeafFabric } from "../../components/fabric";
 import { planFabric } from "../../components/fabric/plan";
 import { frrInputFor } from "../../components/fabric/input";
 import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
-import { HardwareNode } from "../../components/node";
+import { HardwareNode, NetworkSwitch } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { asRoot, renderInstallFile, sha256 } from "../../components/shared/remote";
 import { shq } from "../../components/shared/shell";
 import type { Estate } from "../../config/model";
-import { installMocks, isSecretValue, type RecordedResource, type Recorder, settle } from "../../tools/harness";
+import {
+  inputAt,
+  installMocks,
+  isSecretValue,
+  type RecordedResource,
+  type Recorder,
+  settle,
+} from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { valueOf } from "../helpers/output";
 
 describe("SpineLeafFabric (mocks)", () => {
   let rec: Recorder;
@@ -32,10 +40,15 @@ describe("SpineLeafFabric (mocks)", () => {
     estate = estateOf("dev");
     rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-    const nodes = Object.fromEntries(
-      estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, estate, privateKey })]),
-    );
-    fabric = new SpineLeafFabric("fabric", { estate, privateKey, nodes });
+    const nodes = Object.fromEntries([
+      ...estate.servers.map((server) => [
+        server.name,
+        new HardwareNode(server.name, { server, ...estate, privateKey }),
+      ]),
+      ...estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })]),
+    ]);
+    const { switches, servers, pools } = estate;
+    fabric = new SpineLeafFabric("fabric", { switches, servers, pools, fabric: estate.fabric, nodes });
     await settle();
     component = named("fabric");
   });
@@ -76,12 +89,28 @@ describe("SpineLeafFabric (mocks)", () => {
     }
   });
 
-  it("connects to each host with its pinned key and the secret private key, never inside a command", () => {
-    for (const r of rec.resources.filter((x) => x.parent === component.urn)) {
-      assert.ok(isSecretValue(r.rawInputs.connection));
-      for (const k of ["create", "update", "stdin"])
-        assert.ok(!String(r.rawInputs[k] ?? "").includes("PRIVATE-KEY-FOR-TEST"), `${r.name} ${k}`);
-    }
+  it("connects to each host through its node's connection: pinned key, secret private key, never inside a command", () => {
+    for (const h of [...estate.switches, ...estate.servers])
+      for (const step of ["frr-daemons", "frr-conf"]) {
+        const r = named(`fabric-${h.name}-${step}`);
+        assert.ok(isSecretValue(r.rawInputs.connection));
+        assert.equal(inputAt(r.rawInputs, "connection.host").value, h.mgmtAddress);
+        assert.equal(inputAt(r.rawInputs, "connection.hostKey").value, h.ssh.hostKey);
+        assert.equal(inputAt(r.rawInputs, "connection.privateKey").value, "PRIVATE-KEY-FOR-TEST");
+        for (const k of ["create", "update", "stdin"])
+          assert.ok(!String(r.rawInputs[k] ?? "").includes("PRIVATE-KEY-FOR-TEST"), `${r.name} ${k}`);
+      }
+  });
+
+  it("takes nodes, not the private key, and names the host a missing node would reach", () => {
+    const { switches, servers, pools } = estate;
+    const args = { switches, servers, pools, fabric: estate.fabric, nodes: {} };
+    // @ts-expect-error the fabric gets no private key: it reaches hosts through their nodes
+    void (() => new SpineLeafFabric("typed", { ...args, privateKey: "k" }));
+    assert.throws(
+      () => new SpineLeafFabric("broken", args),
+      /^Error: SpineLeafFabric broken: no NetworkSwitch given for switch spine-1$/,
+    );
   });
 
   it("orders: a server's FRR waits for its HardwareNode; the config waits for the daemons", () => {
@@ -115,10 +144,14 @@ describe("SpineLeafFabric (mocks)", () => {
     assert.equal(tags.filter((t) => t.kind === "shell").length, 12);
   });
 
-  it("exposes the topology output in the contract's shape", async () => {
-    const out = await new Promise<FabricOutput>((r) => fabric.topology.apply(r));
-    assert.deepEqual(Object.keys(out).sort(), ["links", "oversubscription", "servers", "switches"]);
-    assert.deepEqual(out.switches[0], { name: "spine-1", role: "spine", asn: 65000, loopback: "10.111.0.1" });
+  it("publishes the stack output under `output`", async () => {
+    const out = await valueOf(fabric.output);
+    assert.deepEqual(Object.keys(out).sort(), ["links", "numbered", "oversubscription", "servers", "switches"]);
+    assert.equal(out.numbered, false);
+    assert.deepEqual(out.switches.slice(0, 2), [
+      { name: "spine-1", role: "spine", asn: 65000, loopback: "10.111.0.1" },
+      { name: "leaf-1a", role: "leaf", rack: "r1", asn: 65100, loopback: "10.111.0.2" },
+    ]);
     assert.deepEqual(out.links[2], {
       a: { node: "srv-1", iface: "ens1f0" },
       b: { node: "leaf-1a", iface: "swp1" },

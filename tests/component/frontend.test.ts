@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { FrontTier } from "../../components/frontend";
+import { Frontend } from "../../components/frontend";
 import {
   FRONTEND_PATHS,
   frontTierInputFor,
@@ -21,17 +21,19 @@ import { sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { valueOf } from "../helpers/output";
 
 const CERT = "CERT-FOR-TEST";
 const KEY = "KEY-FOR-TEST";
 const PASS = "pass1234";
 const SSH = "SSH-KEY-FOR-TEST";
 
-describe("FrontTier (mocks)", () => {
+describe("Frontend (mocks)", () => {
   let rec: Recorder;
   let estate: Estate;
-  let tier: FrontTier;
+  let tier: Frontend;
   const secretOutputs = new Map<string, string[]>();
+  const aliasSpecs = new Map<string, { type: string; name: string }[]>();
 
   before(async () => {
     clearArtifactTags();
@@ -39,23 +41,35 @@ describe("FrontTier (mocks)", () => {
     rec = installMocks("prod", { values: {}, secretKeys: [] }, true);
     // Also record additionalSecretOutputs, which the recorder does not keep.
     const monitor = pulumi.runtime.getMonitor() as unknown as {
-      registerResource(req: { getName(): string; getAdditionalsecretoutputsList(): string[] }, cb: unknown): unknown;
+      registerResource(
+        req: {
+          getName(): string;
+          getAdditionalsecretoutputsList(): string[];
+          getAliasesList(): {
+            toObject(): { spec?: { type: string; name: string; parenturn: string; noparent: boolean } };
+          }[];
+        },
+        cb: unknown,
+      ): unknown;
     };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
       secretOutputs.set(req.getName(), req.getAdditionalsecretoutputsList());
+      aliasSpecs.set(
+        req.getName(),
+        req.getAliasesList().map((a) => ({ type: a.toObject().spec!.type, name: a.toObject().spec!.name })),
+      );
       return register(req, cb);
     };
     const balancers = estate.servers.filter((s) => s.roles.includes("lb"));
     const nodes = Object.fromEntries(
       balancers.map((server) => [
         server.name,
-        new HardwareNode(server.name, { server, estate, privateKey: pulumi.secret(SSH) }),
+        new HardwareNode(server.name, { server, ...estate, privateKey: pulumi.secret(SSH) }),
       ]),
     );
-    tier = new FrontTier("frontend", {
-      estate,
-      privateKey: pulumi.secret(SSH),
+    tier = new Frontend("frontend", {
+      ...estate,
       tlsCertificate: pulumi.secret(CERT),
       tlsKey: pulumi.secret(KEY),
       vrrpPassword: pulumi.secret(PASS),
@@ -87,12 +101,12 @@ describe("FrontTier (mocks)", () => {
         .map((r) => `${r.type} ${r.name}`)
         .sort(),
       [
-        "estate:frontend:FrontTier frontend",
+        "estate:frontend:Frontend frontend",
         ...["lb-1", "lb-2"].flatMap((b) => steps.map((s) => `command:remote:Command frontend-${b}-${s}`)),
       ].sort(),
     );
     const component = byName("frontend");
-    assert.equal(component.urn, "urn:pulumi:prod::estate::estate:frontend:FrontTier::frontend");
+    assert.equal(component.urn, "urn:pulumi:prod::estate::estate:frontend:Frontend::frontend");
     for (const child of mine().slice(1)) assert.equal(child.parent, component.urn);
   });
 
@@ -240,8 +254,18 @@ describe("FrontTier (mocks)", () => {
     );
   });
 
-  it("exposes the stack output shape", async () => {
-    const value = await new Promise((r) => tier.summary.apply(r));
+  it("keeps existing stacks' resources: an alias from the old type estate:frontend:FrontTier", () => {
+    // The SDK sends alias specs; the engine derives the children's aliases from the parent's.
+    assert.deepEqual(
+      aliasSpecs.get("frontend"),
+      [{ type: "estate:frontend:FrontTier", name: "" }],
+      "same name, old type",
+    );
+    assert.deepEqual(aliasSpecs.get("frontend-lb-1-setup"), [], "children need none of their own");
+  });
+
+  it("publishes the stack output under `output`", async () => {
+    const value = await valueOf(tier.output);
     assert.deepEqual(value, {
       vip: "10.20.0.10",
       balancers: [

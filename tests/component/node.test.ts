@@ -4,18 +4,15 @@
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { HardwareNode } from "../../components/node";
+import { HardwareNode, NetworkSwitch } from "../../components/node";
 import { baselineInputFor, networkInputFor, preflightInputFor } from "../../components/node/input";
-import {
-  renderBaseline,
-  renderNetwork,
-  renderPreflight,
-} from "../../components/node/render";
+import { renderBaseline, renderNetwork, renderPreflight } from "../../components/node/render";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
-import { remoteScript, sha256 } from "../../components/shared/remote";
+import { connectionFor, remoteScript, sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { settled, valueOf } from "../helpers/output";
 
 describe("HardwareNode (mocks)", () => {
   let rec: Recorder;
@@ -27,9 +24,13 @@ describe("HardwareNode (mocks)", () => {
     estate = estateOf("dev");
     rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const server = estate.servers[0];
+    const { site, node: options, pools, frontend } = estate;
     node = new HardwareNode(server.name, {
       server,
-      estate,
+      site,
+      node: options,
+      pools,
+      frontend,
       privateKey: pulumi.secret("PRIVATE-KEY-FOR-TEST"),
     });
     await settle();
@@ -115,17 +116,58 @@ describe("HardwareNode (mocks)", () => {
     );
   });
 
-  it("exposes its host name and address", async () => {
-    const value = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
-    assert.equal(await value(node.hostname), "srv-1");
-    assert.equal(await value(node.address), "10.110.0.101");
+  it("exposes its model entry and its SSH connection: plain except the private key, which is secret", async () => {
+    assert.equal(node.server, estate.servers[0]);
+    const { privateKey, ...plain } = node.connection;
+    assert.deepEqual(plain, {
+      host: "10.110.0.101",
+      port: 22,
+      user: "estate",
+      hostKey: estate.servers[0].ssh.hostKey,
+      dialErrorLimit: 5,
+      perDialTimeout: 15,
+    });
+    assert.deepEqual(await settled(privateKey), { value: "PRIVATE-KEY-FOR-TEST", known: true, secret: true });
+  });
+
+  it("publishes its stack-output entry under `output`; `ready` is unknown until the baseline ran", async () => {
+    const { ready, ...plain } = node.output;
+    assert.deepEqual(plain, {
+      name: "srv-1",
+      mgmtAddress: "10.110.0.101",
+      loopback: "10.111.0.64",
+      rack: "r1",
+      roles: ["k8s-server", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-rgw", "lb"],
+    });
+    assert.equal(ready, node.ready);
+    assert.deepEqual(await settled(ready), { value: undefined, known: false, secret: false }, "a preview");
+  });
+});
+
+describe("NetworkSwitch (mocks)", () => {
+  it("registers one component without children and exposes the switch and its SSH connection", async () => {
+    const estate = estateOf("dev");
+    const rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
+    const spine = estate.switches[0];
+    const sw = new NetworkSwitch(spine.name, { switch: spine, privateKey: "PLAIN-KEY-FOR-TEST" });
+    await settle();
+    assert.deepEqual(
+      rec.resources.map((r) => [r.type, r.name, r.parent]),
+      [["estate:node:NetworkSwitch", "spine-1", ""]],
+    );
+    assert.equal(sw.switch, spine);
+    assert.equal(sw.connection.host, spine.mgmtAddress);
+    assert.equal(sw.connection.hostKey, spine.ssh.hostKey);
+    const key = await settled(sw.connection.privateKey);
+    assert.deepEqual(key, { value: "PLAIN-KEY-FOR-TEST", known: true, secret: true }, "a plain key becomes secret");
+    assert.equal(await valueOf(sw.connection.privateKey), "PLAIN-KEY-FOR-TEST");
   });
 });
 
 describe("remote commands: delete and triggers", () => {
   it("refuses extra triggers on a command with a delete", () => {
     installMocks("dev", { values: {}, secretKeys: [] }, true);
-    const connection = { host: "10.0.0.1", user: "estate", privateKey: pulumi.secret("k") };
+    const connection = connectionFor({ host: "10.0.0.1", port: 22, user: "estate", hostKey: "ssh-ed25519 AAAA" }, "k");
     assert.throws(
       () =>
         remoteScript(

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { FabricOutput } from "../../components/fabric/plan";
+import type { FabricOutput } from "../../components/fabric/output";
 import { cleanupStale as cleanupStaleNamespaces, killNamespace, nsPids, run, sleep, sleepSync } from "./netns";
 
 const FRR = "/usr/lib/frr";
