@@ -14,8 +14,6 @@ export interface EstateSecrets {
   /** Front tier: the PEM certificate chain and its key. */
   readonly tlsCertificate: pulumi.Output<string>;
   readonly tlsKey: pulumi.Output<string>;
-  /** Front tier: the VRRP password the balancers share. */
-  readonly vrrpPassword: pulumi.Output<string>;
 }
 
 /** A config error: printed by the CLI without a stack trace (a `RunError`). */
@@ -39,9 +37,10 @@ function secretConfigKeys(values: Record<string, string>): string[] {
 /**
  * Secret values as the program uses them, normalised once, here: a password set from a
  * pipe (`openssl rand -hex 4 | pulumi config set --secret ...`) ends in a newline that is
- * not part of it. Validation and the components see the same normalised value.
+ * not part of it. Validation and the components see the same normalised value. None since
+ * the VRRP password went (VRRPv3 has no authentication).
  */
-const TRIMMED_SECRETS: readonly SecretKey[] = ["vrrpPassword"];
+const TRIMMED_SECRETS: readonly SecretKey[] = [];
 
 export function normaliseSecretValues(values: Readonly<Record<string, string>>): Record<string, string> {
   const out = { ...values };
@@ -64,7 +63,6 @@ export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
     sshPrivateKey: secret("sshPrivateKey"),
     tlsCertificate: secret("tlsCertificate"),
     tlsKey: secret("tlsKey"),
-    vrrpPassword: secret("vrrpPassword"),
   };
   return { estate: result.estate, secrets };
 }

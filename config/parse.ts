@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { issueLine, NS, type Problems, suggest } from "./problems";
-import { ConfigKeys, type ConfigKey, formatChecks, SecretKeys, type SecretKey } from "./schema";
+import { ConfigKeys, type ConfigKey, formatChecks, RetiredKeys, SecretKeys, type SecretKey } from "./schema";
 
 export interface RawConfig {
   /** Stack name, used only in the text of fixes (`--stack <name>`). */
@@ -26,7 +26,9 @@ export function parseKeys(raw: RawConfig, problems: Problems): PartialParsed {
   for (const full of Object.keys(raw.values).sort()) {
     if (!full.startsWith(`${NS}:`)) continue;
     const key = full.slice(NS.length + 1);
-    if (!known.includes(key)) {
+    if (RetiredKeys[key]) {
+      problems.warn(key, RetiredKeys[key](raw.stack));
+    } else if (!known.includes(key)) {
       problems.add(key, `unknown key; ${suggest(key, known)}known keys: ${known.join(", ")}`);
     }
   }

@@ -470,15 +470,15 @@ export const SecretKeys = {
     setCommand: (stack: string) => `pulumi config set --secret estate:tlsKey --stack ${stack} < frontend-key.pem`,
     what: "the PEM private key of estate:tlsCertificate",
   },
-  // Front tier: the VRRP (v2 PASS) password the balancers share, 1-8 characters.
-  vrrpPassword: {
-    setCommand: (stack: string) =>
-      `openssl rand -hex 4 | pulumi config set --secret estate:vrrpPassword --stack ${stack}`,
-    what: "the VRRP password the front-tier balancers share",
-  },
 } as const;
 
 export type SecretKey = keyof typeof SecretKeys;
+
+/** Keys the estate once read: a stack file that still sets one is told to remove it (a warning). */
+export const RetiredKeys: Readonly<Record<string, (stack: string) => string>> = {
+  vrrpPassword: (stack) =>
+    `is no longer used (VRRPv3 has no authentication; nftables on the balancers admits VRRP only from each other); remove it: pulumi config rm estate:vrrpPassword --stack ${stack}`,
+};
 
 export type Disk = z.infer<typeof Disk>;
 export type Nic = z.infer<typeof Nic>;

@@ -27,7 +27,6 @@ function qualify(key: string): string {
 const PARSEABLE_PLACEHOLDERS: Record<string, string> = {
   "estate:tlsCertificate": "tests/fixtures/plan-only-tls.crt",
   "estate:tlsKey": "tests/fixtures/plan-only-tls.key",
-  "estate:vrrpPassword": "tests/fixtures/plan-only-vrrp-password",
 };
 
 export function placeholderFor(key: string): string {

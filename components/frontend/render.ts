@@ -1,6 +1,7 @@
 /**
- * Pure renderers of the front tier: nginx.conf and keepalived.conf for each balancer,
- * the VRRP authentication include, and the host setup script. No Pulumi, no config reading.
+ * Pure renderers of the front tier: nginx.conf, keepalived.conf, the Nginx check that
+ * keepalived runs, the VRRP filter (nftables), keepalived's systemd drop-in, and the host
+ * scripts. No Pulumi, no config reading (`input.ts` derives the input from the model).
  *
  * Design (see README, "Front tier"):
  * - Nginx terminates TLS on the VIP and proxies plain HTTP to the Istio ingress gateway's
@@ -11,20 +12,33 @@
  *   real requests. PROXY protocol on an L4 pass-through would have kept TLS end to end but
  *   needs a PROXY listener on the gateway and gives neither retries nor request logs. The
  *   gateway must trust one proxy hop (`numTrustedProxies: 1`); the hop runs on the routed
- *   fabric inside the estate.
- * - keepalived: one VRRP instance for the VIP, every balancer starts BACKUP with
- *   `nopreempt`: a recovered balancer does not take the VIP back, so each failure costs one
- *   interruption, not two, and a flapping balancer cannot pull the VIP back and forth
- *   (`preempt_delay` only postpones that second interruption). The highest priority wins
- *   the first election. The Nginx check has no weight: a failing check puts the instance in
- *   FAULT, which hands the VIP over even under `nopreempt` (a weight would lower the
- *   priority, which a non-preempting backup ignores).
- * - The VRRP password is secret: it lives in its own include file (delivered as a secret),
- *   so keepalived.conf itself carries no secret and stays a reviewable plan artifact.
+ *   fabric inside the estate. Changes reload Nginx (graceful: old workers finish their
+ *   requests), never restart it.
+ * - keepalived: one VRRPv3 instance for the VIP with sub-second adverts (`ADVERT_INT`): a
+ *   silently dead master is replaced after 3 adverts plus skew (~0.35 s). The VRRP process
+ *   runs at real-time priority, so a busy host still sends and reads adverts on time.
+ * - Ownership is deterministic: the highest-priority balancer whose Nginx passes its check
+ *   holds the VIP, after a start, after a partition heals, and `PREEMPT_DELAY` after a
+ *   recovered balancer's check passes again (preemption). The price is a second, planned
+ *   handover when the higher balancer returns; it is near-lossless (the old master steps
+ *   down on the first higher advert and the new one sends gratuitous ARP at once), and
+ *   `init_fail` + `PREEMPT_DELAY` keep a balancer that is not serving yet from taking it.
+ * - Clients follow the VIP: gratuitous ARP on every transition, again when a master hears a
+ *   lower-priority master (the end of a partition; `higher_prio_send_advert` makes the loser
+ *   announce itself before stepping down, so the winner always hears it), and every second
+ *   while master (`garp_master_refresh`) as a backstop.
+ * - The Nginx check: keepalived runs scripts at most once a second, so the check samples
+ *   Nginx's local status page every 0.2 s within each run. A refused connection (Nginx not
+ *   running) fails at once; a slow answer fails only twice in a row (a loaded host must not
+ *   flap). A failing check puts the instance in FAULT, which releases the VIP.
+ * - VRRPv3 has no authentication: the segment is protected instead. Every balancer's
+ *   nftables accepts VRRP (IP protocol 112) only from the other balancers' front-tier
+ *   addresses, on the front NIC, with TTL 255 (never routed), and drops (and counts) all other
+ *   VRRP, so a foreign or misconfigured VRRP speaker cannot take the VIP.
+ * - No stale VIP: systemd restarts keepalived whenever it dies, and removes the VIP after
+ *   every stop and before every start (a killed keepalived cannot remove it itself); a
+ *   starting keepalived is BACKUP and adds the VIP only as master.
  */
-
-import { prefixLength } from "../../config/allocate";
-import { isKubernetesNode } from "../../config/model";
 
 /** Where the front tier's files live on a balancer. The lab test substitutes some of these. */
 export const FRONTEND_PATHS = {
@@ -36,7 +50,13 @@ export const FRONTEND_PATHS = {
   tlsCertificate: "/etc/nginx/tls/frontend.crt",
   tlsKey: "/etc/nginx/tls/frontend.key",
   keepalivedConf: "/etc/keepalived/keepalived.conf",
-  vrrpAuth: "/etc/keepalived/frontend-auth.conf",
+  /** The Nginx check keepalived runs (root-owned, not writable by others: `enable_script_security`). */
+  nginxCheck: "/etc/keepalived/estate-nginx-check.sh",
+  /** The VRRP filter, loaded by nftables.service at boot through `/etc/nftables.conf`. */
+  nftDir: "/etc/nftables.d/",
+  vrrpFilter: "/etc/nftables.d/estate-frontend.nft",
+  nftablesConf: "/etc/nftables.conf",
+  keepalivedDropIn: "/etc/systemd/system/keepalived.service.d/estate.conf",
 } as const;
 
 /** The local-only port of Nginx's `stub_status` (monitoring and the VRRP check). */
@@ -45,6 +65,21 @@ export const STATUS_PATH = "/nginx_status";
 
 /** Priority of the first balancer (by name); each next one is 10 lower. */
 export const FIRST_PRIORITY = 150;
+
+/**
+ * VRRP timers. Advert every 0.1 s: master down after 3 adverts + skew = 0.34-0.35 s for
+ * priorities 150-140. Measured under two busy loops on two cores with the VRRP process at
+ * real-time priority: no spurious transition (tests/lab).
+ */
+export const ADVERT_INT = 0.1;
+/** Seconds a recovered higher-priority balancer waits before taking the VIP back. */
+export const PREEMPT_DELAY = 1;
+/** Real-time (SCHED_RR) priority of keepalived's VRRP process. */
+export const VRRP_RT_PRIORITY = 50;
+/** Seconds systemd waits before restarting a keepalived that died. */
+export const KEEPALIVED_RESTART_SEC = 1;
+/** The nftables table of the VRRP filter. */
+export const VRRP_FILTER_TABLE = "estate_frontend";
 
 export interface FrontendBalancer {
   readonly name: string;
@@ -73,52 +108,6 @@ export interface FrontTierInput {
   readonly upstreams: readonly FrontendUpstream[];
   /** The Istio ingress gateway's HTTP NodePort. */
   readonly upstreamPort: number;
-}
-
-/** The subset of the estate model the front tier reads (structural, so tests can build it). */
-export interface FrontTierModel {
-  readonly pools: { readonly frontend: string };
-  readonly frontend: {
-    readonly vip: string;
-    readonly vrid: number;
-    readonly ports: { readonly https: number; readonly http: number };
-  };
-  readonly kubernetes: { readonly ingressNodePorts: { readonly http: number } };
-  readonly servers: readonly {
-    readonly name: string;
-    readonly roles: readonly string[];
-    readonly loopback: string;
-    readonly frontend?: { readonly address: string; readonly nic: string };
-  }[];
-}
-
-const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
-  const balancers = estate.servers
-    .filter((s) => s.roles.includes("lb") && s.frontend)
-    .slice()
-    .sort(byName)
-    .map((s, i) => ({
-      name: s.name,
-      address: s.frontend!.address,
-      nic: s.frontend!.nic,
-      priority: FIRST_PRIORITY - 10 * i,
-    }));
-  const upstreams = estate.servers
-    .filter(isKubernetesNode)
-    .slice()
-    .sort(byName)
-    .map((s) => ({ name: s.name, address: s.loopback }));
-  return {
-    vip: estate.frontend.vip,
-    prefixLength: prefixLength(estate.pools.frontend),
-    vrid: estate.frontend.vrid,
-    ports: { https: estate.frontend.ports.https, http: estate.frontend.ports.http },
-    balancers,
-    upstreams,
-    upstreamPort: estate.kubernetes.ingressNodePorts.http,
-  };
 }
 
 function balancerOf(input: FrontTierInput, name: string): FrontendBalancer {
@@ -256,37 +245,50 @@ export function renderKeepalivedConf(input: FrontTierInput, balancer: string): s
   const self = balancerOf(input, balancer);
   const peers = input.balancers.filter((b) => b.name !== balancer);
   return `# estate front tier: keepalived on ${balancer}. Managed by estate; local edits are overwritten.
-# One VRRP instance holds the VIP ${input.vip}. All balancers start BACKUP with nopreempt:
-# the highest priority wins the first election, and a recovered balancer does not take
-# the VIP back (one interruption per failure, no flapping). A failing Nginx check puts
-# the instance in FAULT, which releases the VIP.
+# One VRRPv3 instance holds the VIP ${input.vip}: the highest-priority balancer whose Nginx
+# check passes holds it (after a start, after a partition heals, and ${PREEMPT_DELAY} s after a
+# recovered balancer's check passes). VRRPv3 has no authentication: nftables on every
+# balancer accepts VRRP only from the other balancers (${FRONTEND_PATHS.vrrpFilter}).
 global_defs {
     router_id ${balancer}
     script_user root
     enable_script_security
+    vrrp_version 3
+    # Adverts every ${ADVERT_INT} s must go out and be read on time on a busy host.
+    vrrp_rt_priority ${VRRP_RT_PRIORITY}
+    # Gratuitous ARP: 3 at a transition, 3 more 1 s later, 1 every second while master,
+    # 3 when a master hears a lower-priority master (the end of a partition); a master that
+    # steps down announces itself first, so the winner always hears it.
+    vrrp_garp_master_repeat 3
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_refresh 1
+    vrrp_garp_master_refresh_repeat 1
+    vrrp_garp_lower_prio_repeat 3
+    vrrp_higher_prio_send_advert
 }
 
+# Samples Nginx every 0.2 s within each run (keepalived runs scripts at most once a second).
 vrrp_script chk_nginx {
-    script "/usr/bin/curl -fsS -m 1 -o /dev/null http://127.0.0.1:${STATUS_PORT}${STATUS_PATH}"
+    script "${FRONTEND_PATHS.nginxCheck}"
     interval 1
-    timeout 2
-    fall 2
-    rise 2
+    timeout 3
+    fall 1
+    rise 1
+    # A starting balancer claims nothing until its Nginx answers.
+    init_fail
 }
 
 vrrp_instance ${vrrpInstanceName(input)} {
     state BACKUP
-    nopreempt
     interface ${self.nic}
     virtual_router_id ${input.vrid}
     priority ${self.priority}
-    advert_int 1
+    advert_int ${ADVERT_INT}
+    preempt_delay ${PREEMPT_DELAY}
     unicast_src_ip ${self.address}
     unicast_peer {
 ${peers.map((p) => `        ${p.address} # ${p.name}`).join("\n")}
     }
-    # authentication { auth_type PASS; auth_pass ... }: secret, delivered separately.
-    include ${FRONTEND_PATHS.vrrpAuth}
     virtual_ipaddress {
         ${input.vip}/${input.prefixLength} dev ${self.nic}
     }
@@ -299,31 +301,111 @@ ${peers.map((p) => `        ${p.address} # ${p.name}`).join("\n")}
 `;
 }
 
-/** The VRRP authentication block, included by keepalived.conf. Secret. */
-export function renderVrrpAuth(password: string): string {
-  return `authentication {
-    auth_type PASS
-    auth_pass ${password}
+/**
+ * The Nginx check keepalived runs every second: samples the local status page every 0.2 s
+ * (four samples, ~0.65 s, well inside the 1 s interval so no run is skipped). Exits 1 at
+ * once when Nginx refuses the connection or answers with an error, or after two timeouts
+ * in a row; 0 when Nginx answered.
+ */
+export function renderNginxCheck(): string {
+  return `#!/bin/sh
+# estate front tier: does Nginx serve? Run by keepalived every second; exit 1 releases the VIP.
+# Managed by estate; local edits are overwritten.
+url=http://127.0.0.1:${STATUS_PORT}${STATUS_PATH}
+slow=0
+for sample in 1 2 3 4; do
+  [ "$sample" = 1 ] || sleep 0.2
+  rc=0
+  curl -fsS -m 0.4 -o /dev/null "$url" 2>/dev/null || rc=$?
+  case "$rc" in
+    0) slow=0 ;;
+    28) # timed out: one slow answer is load, two in a row are a failure
+      slow=$((slow + 1))
+      [ "$slow" -lt 2 ] || exit 1 ;;
+    *) exit 1 ;; # refused (not running), HTTP error, ...
+  esac
+done
+exit 0
+`;
+}
+
+/**
+ * The VRRP filter on a balancer: VRRP (IP protocol 112) only from the other balancers'
+ * front-tier addresses on the front NIC with TTL 255; all other VRRP is counted and dropped.
+ * Loading the file twice gives the same ruleset: it creates the table, deletes it, and
+ * defines it whole, in one atomic transaction.
+ */
+export function renderVrrpFilter(input: FrontTierInput, balancer: string): string {
+  const self = balancerOf(input, balancer);
+  const peers = input.balancers.filter((b) => b.name !== balancer);
+  const t = VRRP_FILTER_TABLE;
+  return `# estate front tier on ${balancer}: VRRP only from the other balancers. Managed by estate.
+# VRRPv3 has no authentication; this filter is what keeps a foreign VRRP speaker on the
+# segment from taking the VIP. Idempotent: the table is created, deleted and defined anew
+# in one transaction.
+table inet ${t}
+delete table inet ${t}
+table inet ${t} {
+    chain input {
+        type filter hook input priority filter - 10; policy accept;
+${peers
+  .map(
+    (p) =>
+      `        iifname "${self.nic}" ip saddr ${p.address} ip ttl 255 meta l4proto 112 accept comment "VRRP from ${p.name}"`,
+  )
+  .join("\n")}
+        meta l4proto 112 counter drop comment "VRRP from anyone else"
+    }
 }
 `;
 }
 
 /**
- * Host preparation, run once the node baseline installed nginx and keepalived and set
- * non-local bind (the standby's Nginx listens on the VIP it does not hold yet): Nginx's
- * own folders, and Debian's default Nginx stopped until our config replaces it (its `*:80`
- * would block a reload onto `VIP:80`).
+ * keepalived's systemd drop-in: restart whenever it dies, forever, and never leave the VIP
+ * behind (a killed keepalived cannot remove it; a starting one is BACKUP).
+ */
+export function renderKeepalivedDropIn(input: FrontTierInput, balancer: string): string {
+  const self = balancerOf(input, balancer);
+  const del = `-/sbin/ip -4 address del ${input.vip}/${input.prefixLength} dev ${self.nic}`;
+  return `# estate front tier on ${balancer}: keepalived is restarted when it dies and leaves no
+# stale VIP. Managed by estate; local edits are overwritten.
+[Unit]
+# Never give up restarting: a balancer that cannot run keepalived holds no VIP anyway.
+StartLimitIntervalSec=0
+
+[Service]
+Restart=always
+RestartSec=${KEEPALIVED_RESTART_SEC}s
+# A keepalived that was killed (SIGKILL, OOM) left the VIP on the NIC: remove it after every
+# stop and before every start; keepalived adds it back only as master.
+ExecStopPost=${del}
+ExecStartPre=${del}
+`;
+}
+
+/**
+ * Host preparation, run once the node baseline installed nginx, keepalived and nftables and
+ * set non-local bind (the standby's Nginx listens on the VIP it does not hold yet): Nginx's
+ * own folders, the folders of the VRRP filter and keepalived's drop-in, nftables loading
+ * the estate's rule files at boot, and Debian's default Nginx stopped until our config
+ * replaces it (its `*:80` would block a reload onto `VIP:80`).
  */
 export function renderSetup(balancer: string): string {
   const P = FRONTEND_PATHS;
+  const include = `include "${P.nftDir}*.nft"`;
   return `#!/usr/bin/env bash
 # estate front tier: prepare ${balancer} for Nginx and keepalived. Idempotent.
 set -euo pipefail
-for cmd in nginx keepalived curl; do
+for cmd in nginx keepalived curl nft; do
   command -v "$cmd" >/dev/null || { echo "frontend ${balancer}: $cmd missing; the node baseline installs it" >&2; exit 1; }
 done
-install -d -m 0755 ${P.nginxLogDir} ${P.nginxTempDir}
+install -d -m 0755 ${P.nginxLogDir} ${P.nginxTempDir} ${P.nftDir} ${P.keepalivedDropIn.replace(/[^/]+$/, "")}
 install -d -m 0700 ${P.tlsDir}
+# The VRRP filter must survive a reboot: nftables.service loads ${P.nftablesConf}.
+if ! grep -qxF '${include}' ${P.nftablesConf} 2>/dev/null; then
+  printf '%s\n' '# estate: rule files of the estate parts' '${include}' >>${P.nftablesConf}
+fi
+systemctl enable nftables >/dev/null 2>&1 || true
 if ! grep -q '^# estate front tier' ${P.nginxConf} 2>/dev/null; then
   systemctl stop nginx 2>/dev/null || true
 fi
@@ -333,12 +415,14 @@ fi
 /**
  * Applies nginx.conf, the certificate and the key together, once all three are in place:
  * check, then reload gracefully (or start). A separate step, so that rotating the
- * certificate and its key never reloads with one new and one old.
+ * certificate and its key never reloads with one new and one old. Never a restart: a
+ * reload keeps the listening sockets, and old workers finish their requests.
  */
 export function renderNginxApply(balancer: string): string {
   return `#!/usr/bin/env bash
 # estate front tier on ${balancer}: nginx.conf, certificate and key changed; check them
-# together, then reload Nginx gracefully (or start it). Idempotent.
+# together, then reload Nginx gracefully (or start it). Never a restart: a reload keeps
+# the listening sockets and lets old workers finish their requests. Idempotent.
 set -euo pipefail
 nginx -t -q -c ${FRONTEND_PATHS.nginxConf}
 systemctl enable nginx >/dev/null 2>&1 || true
@@ -346,13 +430,18 @@ if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemct
 `;
 }
 
-/** Applies keepalived.conf and its auth include together: check, then reload (or start). */
+/**
+ * Applies keepalived.conf: check it, load the VRRP filter (again: idempotent) so that no
+ * keepalived ever speaks unfiltered, then reload keepalived (or start it).
+ */
 export function renderKeepalivedApply(balancer: string): string {
+  const P = FRONTEND_PATHS;
   return `#!/usr/bin/env bash
-# estate front tier on ${balancer}: keepalived.conf or its auth include changed; check
-# them together, then reload keepalived (or start it). Idempotent.
+# estate front tier on ${balancer}: keepalived.conf changed; check it, load the VRRP filter,
+# then reload keepalived (or start it). Idempotent.
 set -euo pipefail
-keepalived -t -f ${FRONTEND_PATHS.keepalivedConf}
+keepalived -t -f ${P.keepalivedConf}
+nft -f ${P.vrrpFilter}
 systemctl enable keepalived >/dev/null 2>&1 || true
 if systemctl is-active --quiet keepalived; then systemctl reload keepalived; else systemctl start keepalived; fi
 `;

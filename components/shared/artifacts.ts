@@ -13,6 +13,8 @@ export type ArtifactKind =
   | "frr"
   | "nginx"
   | "keepalived"
+  | "nftables"
+  | "systemd"
   | "helm-values"
   | "k8s-object"
   | "prometheus-rules"

@@ -12,7 +12,6 @@ import type { RuleInput } from ".";
 export function frontendRules({ config, secrets }: RuleInput, problems: Problems): void {
   const { servers, frontend, pools } = config;
   for (const [key, message] of tlsPairProblems(secrets.tlsCertificate, secrets.tlsKey)) problems.add(key, message);
-  for (const [key, message] of vrrpPasswordProblems(secrets.vrrpPassword)) problems.add(key, message);
 
   if (servers && pools && frontend) {
     servers.forEach((s, i) => {
@@ -137,13 +136,4 @@ export function tlsPairProblems(
       out.push(["tlsCertificate", `expired on ${notAfter.toISOString()}; renew it and set the new certificate`]);
   }
   return out;
-}
-
-/** VRRPv2 PASS authentication carries at most 8 characters; keepalived would silently cut the rest. */
-export function vrrpPasswordProblems(value: string | undefined): [string, string][] {
-  if (!value) return [];
-  // Letters and digits only: '#' and '!' start a comment in keepalived.conf.
-  if (!/^[A-Za-z0-9]{1,8}$/.test(value))
-    return [["vrrpPassword", `has ${value.length} character(s); use 1-8 letters and digits, e.g. openssl rand -hex 4`]];
-  return [];
 }

@@ -45,7 +45,7 @@ describe("config validation: errors", () => {
     const raw = { ...dev, values: { ...dev.values, "estate:sever": "[]" } };
     assert.equal(
       problems(raw)[0],
-      "estate:sever: unknown key; did you mean 'servers'? known keys: site, ssh, node, pools, versions, switches, servers, fabric, frontend, kubernetes, ceph, monitoring, sshPrivateKey, tlsCertificate, tlsKey, vrrpPassword",
+      "estate:sever: unknown key; did you mean 'servers'? known keys: site, ssh, node, pools, versions, switches, servers, fabric, frontend, kubernetes, ceph, monitoring, sshPrivateKey, tlsCertificate, tlsKey",
     );
   });
 
@@ -183,10 +183,10 @@ describe("config validation: errors", () => {
     ]);
   });
 
-  it("rejects more replicas than OSD hosts", () => {
+  it("rejects more replicas than the hosts that carry the pool's device class", () => {
     const raw = edit(dev, "ceph", (c) => void (c.replicas = 4));
     assert.deepEqual(problems(raw), [
-      "estate:ceph.replicas: 4 is more than the 3 OSD host(s); Ceph places one replica per host, so use at most 3",
+      "estate:ceph.replicas: 4 is more than the 3 host(s) with nvme OSDs for pool kube-hot; Ceph places one replica per host, so use at most 3 or add nvme OSD hosts",
     ]);
   });
 

@@ -3,9 +3,8 @@ import { strict as assert } from "assert";
 import { generateKeyPairSync, X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { normaliseSecretValues } from "../../config/load";
 import { tlsPairProblems } from "../../config/rules/frontend";
-import type { RawConfig } from "../../config/validate";
+import { parseEstate, type RawConfig } from "../../config/validate";
 import { edit, problems, rawConfig } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
 
@@ -60,25 +59,18 @@ describe("front tier validation: errors", () => {
     );
   });
 
-  it("missing TLS keys and VRRP password name the command that sets them", () => {
-    assert.deepEqual(problems(withSecret(withSecret(prod, "tlsKey", undefined), "vrrpPassword", undefined)), [
+  it("a missing TLS key names the command that sets it", () => {
+    assert.deepEqual(problems(withSecret(prod, "tlsKey", undefined)), [
       "estate:tlsKey: is missing (the PEM private key of estate:tlsCertificate); set it with: pulumi config set --secret estate:tlsKey --stack prod < frontend-key.pem",
-      "estate:vrrpPassword: is missing (the VRRP password the front-tier balancers share); set it with: openssl rand -hex 4 | pulumi config set --secret estate:vrrpPassword --stack prod",
     ]);
   });
 
-  it("a VRRP password longer than VRRPv2 carries, or with comment characters", () => {
-    const msg = (n: number) =>
-      `estate:vrrpPassword: has ${n} character(s); use 1-8 letters and digits, e.g. openssl rand -hex 4`;
-    assert.deepEqual(problems(withSecret(prod, "vrrpPassword", "123456789")), [msg(9)]);
-    assert.deepEqual(problems(withSecret(prod, "vrrpPassword", "ab#cd")), [msg(5)]);
-    const piped = normaliseSecretValues(withSecret(prod, "vrrpPassword", "abcd1234\n").values);
-    assert.equal(
-      piped["estate:vrrpPassword"],
-      "abcd1234",
-      "a trailing newline from a pipe is trimmed, once, at the edge",
-    );
-    assert.deepEqual(problems({ ...prod, values: piped }), []);
+  it("a VRRP password left from VRRPv2 is a warning that says to remove it, never quoting it", () => {
+    const r = parseEstate(withSecret(prod, "vrrpPassword", "abcd1234"));
+    assert.ok(r.ok, "the leftover key does not stop the plan");
+    assert.deepEqual(r.warnings, [
+      "estate:vrrpPassword: is no longer used (VRRPv3 has no authentication; nftables on the balancers admits VRRP only from each other); remove it: pulumi config rm estate:vrrpPassword --stack prod",
+    ]);
   });
 
   it("a TLS key stored in plain text", () => {

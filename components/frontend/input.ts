@@ -1,0 +1,54 @@
+/**
+ * From the estate model to the front tier's renderer input: the one place that reads
+ * config for the balancers' files. `render.ts` takes only this input.
+ */
+import { prefixLength } from "../../config/allocate";
+import { isKubernetesNode } from "../../config/model";
+import { FIRST_PRIORITY, type FrontTierInput } from "./render";
+
+/** The subset of the estate model the front tier reads (structural, so tests can build it). */
+export interface FrontTierModel {
+  readonly pools: { readonly frontend: string };
+  readonly frontend: {
+    readonly vip: string;
+    readonly vrid: number;
+    readonly ports: { readonly https: number; readonly http: number };
+  };
+  readonly kubernetes: { readonly ingressNodePorts: { readonly http: number } };
+  readonly servers: readonly {
+    readonly name: string;
+    readonly roles: readonly string[];
+    readonly loopback: string;
+    readonly frontend?: { readonly address: string; readonly nic: string };
+  }[];
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Balancers sorted by name with priorities 150, 140, ...; every Kubernetes node as an upstream. */
+export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
+  const balancers = estate.servers
+    .filter((s) => s.roles.includes("lb") && s.frontend)
+    .slice()
+    .sort(byName)
+    .map((s, i) => ({
+      name: s.name,
+      address: s.frontend!.address,
+      nic: s.frontend!.nic,
+      priority: FIRST_PRIORITY - 10 * i,
+    }));
+  const upstreams = estate.servers
+    .filter(isKubernetesNode)
+    .slice()
+    .sort(byName)
+    .map((s) => ({ name: s.name, address: s.loopback }));
+  return {
+    vip: estate.frontend.vip,
+    prefixLength: prefixLength(estate.pools.frontend),
+    vrid: estate.frontend.vrid,
+    ports: { https: estate.frontend.ports.https, http: estate.frontend.ports.http },
+    balancers,
+    upstreams,
+    upstreamPort: estate.kubernetes.ingressNodePorts.http,
+  };
+}
