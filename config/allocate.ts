@@ -177,3 +177,60 @@ export const VRRP_MAX_BALANCERS = Math.floor((VRRP_FIRST_PRIORITY - 1) / VRRP_PR
 export function vrrpPriorities(count: number): number[] {
   return Array.from({ length: count }, (_, i) => VRRP_FIRST_PRIORITY - VRRP_PRIORITY_STEP * i);
 }
+
+export type CephDeviceClass = "nvme" | "ssd" | "hdd";
+
+/** One replicated RBD pool per storage tier, on a CRUSH rule of one device class. */
+export interface CephPoolPlan {
+  readonly name: string;
+  /** The CRUSH rule: `hot` or `warm`. */
+  readonly rule: "hot" | "warm";
+  readonly deviceClass: CephDeviceClass;
+  /** The hosts that carry OSDs of the class (the failure domain is the host). */
+  readonly hosts: readonly string[];
+  readonly size: number;
+  readonly minSize: number;
+}
+
+/**
+ * The Kubernetes volume pools the model implies: `kube-hot` on NVMe (or SSD where there is
+ * no NVMe) and `kube-warm` on HDD, each only where OSDs of its class exist. One
+ * derivation for the Ceph rules and the Ceph component.
+ */
+export function cephPools(
+  servers: readonly {
+    readonly name: string;
+    readonly roles: readonly string[];
+    readonly hardware: { readonly disks: readonly { readonly class: CephDeviceClass; readonly use: string }[] };
+  }[],
+  ceph: { readonly replicas: number; readonly minSize: number },
+): CephPoolPlan[] {
+  const hostsWith = (c: CephDeviceClass) =>
+    servers
+      .filter((s) => s.roles.includes("ceph-osd") && s.hardware.disks.some((d) => d.use === "osd" && d.class === c))
+      .map((s) => s.name);
+  const nvme = hostsWith("nvme");
+  const ssd = hostsWith("ssd");
+  const hdd = hostsWith("hdd");
+  const pools: CephPoolPlan[] = [];
+  const hot: CephDeviceClass | undefined = nvme.length ? "nvme" : ssd.length ? "ssd" : undefined;
+  if (hot)
+    pools.push({
+      name: "kube-hot",
+      rule: "hot",
+      deviceClass: hot,
+      hosts: hot === "nvme" ? nvme : ssd,
+      size: ceph.replicas,
+      minSize: ceph.minSize,
+    });
+  if (hdd.length)
+    pools.push({
+      name: "kube-warm",
+      rule: "warm",
+      deviceClass: "hdd",
+      hosts: hdd,
+      size: ceph.replicas,
+      minSize: ceph.minSize,
+    });
+  return pools;
+}

@@ -39,9 +39,10 @@ function at(cidr: string, offset: number): string {
   return Address4.fromBigInt(new Address4(cidr).startAddress().bigInt() + BigInt(offset)).correctForm();
 }
 
-/** Roles by position: 3 (or 5) K3s servers, 2 balancers, then every third an OSD host, the rest agents. */
+/** Roles by position: 3 (or 5) K3s servers (the first also runs RGW), 2 balancers, then every third an OSD host, the rest agents. */
 function rolesFor(i: number, n: number): string[] {
   const k8sServers = n >= 100 ? 5 : 3;
+  if (i === 0) return ["k8s-server", "ceph-mon", "ceph-mgr", "ceph-rgw"];
   if (i < k8sServers) return ["k8s-server", "ceph-mon", "ceph-mgr"];
   if (i < k8sServers + 2) return ["lb"];
   if ((i - k8sServers - 2) % 3 === 0) return ["ceph-osd"];

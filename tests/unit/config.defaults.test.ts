@@ -61,16 +61,29 @@ describe("config validation: defaults", () => {
       oversubscriptionLimit: 3,
     });
     assert.deepEqual(e.kubernetes, { highAvailability: true, ingressNodePorts: { https: 30443, http: 30080 } });
-    assert.deepEqual(e.ceph, { highAvailability: true, replicas: 3, minSize: 2 });
+    assert.deepEqual(e.ceph, {
+      highAvailability: true,
+      replicas: 3,
+      minSize: 2,
+      protect: false,
+      allowDataDeletion: false,
+      coldTier: { enabled: true, bucket: "estate-backups", user: "estate-backup" },
+    });
     assert.deepEqual(e.monitoring, { scrapeInterval: "30s", evaluationInterval: "60s" });
     assert.equal(e.site.timezone, "UTC");
   });
 
   it("lets a host override the SSH user and port", () => {
-    const e = model(edit(rawConfig("dev"), "servers", (s) => void (s[2].ssh = { user: "root", port: 2222 })));
+    // Ceph hosts share one SSH user (cephadm's), so the user is overridden on every one of them.
+    const e = model(
+      edit(rawConfig("dev"), "servers", (s) => {
+        for (const sv of s) sv.ssh = { user: "root" };
+        s[2].ssh.port = 2222;
+      }),
+    );
     assert.equal(e.servers[2].ssh.user, "root");
     assert.equal(e.servers[2].ssh.port, 2222);
-    assert.equal(e.servers[1].ssh.user, "estate");
+    assert.equal(e.servers[1].ssh.port, 22);
   });
 
   it("allocates loopbacks and ASNs: spines share one ASN, leaves and servers each their own", () => {

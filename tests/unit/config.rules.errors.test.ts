@@ -139,6 +139,32 @@ describe("config rules: Ceph sanity", () => {
     ]);
   });
 
+  it("counts replicas against the hosts that carry each pool's device class", () => {
+    const raw = edit(prod, "servers", (s) => {
+      for (const name of ["osd-3", "osd-4"]) {
+        const sv = s.find((x: { name: string }) => x.name === name);
+        sv.hardware.disks = sv.hardware.disks.filter((d: { class: string }) => d.class !== "hdd");
+      }
+    });
+    assert.deepEqual(problems(raw), [
+      "estate:ceph.replicas: 3 is more than the 2 host(s) with hdd OSDs for pool kube-warm; Ceph places one replica per host, so use at most 2 or add hdd OSD hosts",
+    ]);
+  });
+
+  it("requires an RGW host when the cold tier is on", () => {
+    const raw = edit(dev, "servers", (s) => void (s[0].roles = s[0].roles.filter((r: string) => r !== "ceph-rgw")));
+    assert.deepEqual(problems(raw), [
+      "estate:ceph.coldTier.enabled: is true but no server has role ceph-rgw; give the role ceph-rgw to a host for the S3 endpoint, or set it to false",
+    ]);
+  });
+
+  it("requires one SSH user on every Ceph host (cephadm's)", () => {
+    const raw = edit(dev, "servers", (s) => void (s[1].ssh = { user: "admin" }));
+    assert.deepEqual(problems(raw), [
+      'estate:servers[1].ssh.user: "admin" differs from srv-1\'s "estate"; cephadm logs in to every Ceph host as one user, so use one',
+    ]);
+  });
+
   it("rejects min_size equal to the replica count", () => {
     const raw = edit(dev, "ceph", (c) => void (c.minSize = 3));
     assert.deepEqual(problems(raw), [
