@@ -413,6 +413,34 @@ export const CephOptions = z
     replicas: z.number().int().min(1).max(10).default(3),
     /** Replicas that must be written before a write is acknowledged. @default 2 */
     minSize: z.number().int().min(1).max(10).default(2),
+    /**
+     * Mark the cluster's data-bearing resources `protect`ed: Pulumi refuses to delete or
+     * replace them until the flag is lifted. @default false
+     */
+    protect: z.boolean().default(false),
+    /**
+     * Allow the configuration to delete pools that left the model. Off, a pool removed
+     * from the model is left in place with its data and reported. @default false
+     */
+    allowDataDeletion: z.boolean().default(false),
+    /** The cold tier: an S3 endpoint (RGW) with a bucket and a user for backups. */
+    coldTier: z
+      .object({
+        /** Needs at least one `ceph-rgw` host. @default true */
+        enabled: z.boolean().default(true),
+        /** @default "estate-backups" */
+        bucket: matching(
+          /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+          "must be an S3 bucket name (3-63 characters: a-z, 0-9, '-'); write it like estate-backups",
+        ).default("estate-backups"),
+        /** The RGW user that owns the bucket. @default "estate-backup" */
+        user: matching(
+          /^[a-z][a-z0-9-]{0,31}$/,
+          "must be an RGW user id (a-z, 0-9, '-', at most 32 characters); write it like estate-backup",
+        ).default("estate-backup"),
+      })
+      .strict()
+      .default({ enabled: true, bucket: "estate-backups", user: "estate-backup" }),
   })
   .strict();
 
