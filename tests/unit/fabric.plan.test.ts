@@ -6,11 +6,13 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { Address4 } from "ip-address";
+import { frrInputFor } from "../../components/fabric/input";
 import { type FabricPlan, fabricOutput, planFabric, sessionsOf } from "../../components/fabric/plan";
+import { renderFrrConf } from "../../components/fabric/render";
 import type { Estate } from "../../config/model";
-import { synthesize } from "../../tools/synth-estate";
+import { synthesize, syntheticHostKey } from "../../tools/synth-estate";
 import { parseEstate } from "../../config/validate";
-import { rawConfig } from "../helpers/config";
+import { estateOf as committedEstate, rawConfig } from "../helpers/config";
 
 /** The model of a synthetic stack config; keys it does not set (versions, secrets) come from dev. */
 function estateOf(values: Record<string, unknown>, stack = "synth"): Estate {
@@ -45,6 +47,7 @@ function appended(c: Record<string, unknown>, extra: number): Record<string, unk
     const s = JSON.parse(JSON.stringify(last)) as Record<string, any>;
     s.name = `srv-new-${j}`;
     s.mgmtAddress = `10.0.0.${200 + j}`;
+    s.hostKey = syntheticHostKey(s.name);
     s.roles = ["k8s-agent"];
     delete s.frontend;
     s.hardware.nics = s.hardware.nics.filter((n: { name: string }) => n.name !== "eno1");
@@ -92,10 +95,11 @@ describe("fabric plan", () => {
     const r = parseEstate(rawConfig("dev"));
     assert.ok(r.ok);
     const out = fabricOutput(planFabric(r.estate));
+    assert.equal(out.numbered, false);
     assert.deepEqual(out.switches, [
       { name: "spine-1", role: "spine", asn: 65000, loopback: "10.111.0.1" },
-      { name: "leaf-1a", role: "leaf", asn: 65100, loopback: "10.111.0.2" },
-      { name: "leaf-1b", role: "leaf", asn: 65101, loopback: "10.111.0.3" },
+      { name: "leaf-1a", role: "leaf", rack: "r1", asn: 65100, loopback: "10.111.0.2" },
+      { name: "leaf-1b", role: "leaf", rack: "r1", asn: 65101, loopback: "10.111.0.3" },
     ]);
     assert.deepEqual(out.servers, [
       { name: "srv-1", asn: 4200000000, loopback: "10.111.0.64" },
@@ -200,6 +204,7 @@ describe("fabric plan", () => {
       const copy = JSON.parse(JSON.stringify(servers[8])) as Record<string, any>;
       copy.name = "srv-new";
       copy.mgmtAddress = "10.0.0.200";
+      copy.hostKey = syntheticHostKey(copy.name);
       copy.hardware.disks = copy.hardware.disks.map((d: { path: string }) => ({ ...d, path: `${d.path}-new` }));
       copy.uplinks = copy.uplinks.map((u: { port: string }) => ({ ...u, port: "swp9" }));
       c["estate:servers"] = [...servers, copy];
@@ -220,6 +225,7 @@ describe("fabric plan", () => {
     leaf.name = "leaf-3a";
     leaf.rack = "r3";
     leaf.mgmtAddress = "10.0.0.201";
+    leaf.hostKey = syntheticHostKey(leaf.name);
     leaf.uplinks = leaf.uplinks.map((u: Record<string, string>) => ({ ...u, spinePort: "swp9" }));
     c["estate:switches"] = [...switches, leaf];
     const after = planFabric(estateOf(c));
@@ -229,5 +235,148 @@ describe("fabric plan", () => {
       after.nodes.filter((n) => n.name !== "leaf-3a" && n.kind !== "server"),
       before.nodes.filter((n) => n.kind !== "server"),
     );
+  });
+});
+
+/**
+ * Cabling operators use that validation now accepts, built by hand from dev (validation is
+ * not under test here): the plan and the FRR sessions must be per link, never per peer.
+ */
+describe("fabric plan: real cabling", () => {
+  const numbered = (e: Estate): Estate => ({
+    ...e,
+    pools: { ...e.pools, fabricLinks: "10.254.0.0/24" },
+    fabric: { ...e.fabric, numbered: true },
+  });
+  /** dev with a second leaf-1a - spine-1 link (leaf swp52, spine swp3). */
+  const parallel = (): Estate => {
+    const e = committedEstate("dev");
+    return {
+      ...e,
+      switches: e.switches.map((s) =>
+        s.name === "leaf-1a"
+          ? { ...s, uplinks: [...s.uplinks, { spine: "spine-1", port: "swp52", spinePort: "swp3", speedGbps: 100 }] }
+          : s,
+      ),
+    };
+  };
+  /** dev with srv-1 on leaf-1a twice (ens1f0 and ens2f0) and leaf-1b once. */
+  const twoOnOneLeaf = (): Estate => {
+    const e = committedEstate("dev");
+    return {
+      ...e,
+      servers: e.servers.map((s) =>
+        s.name === "srv-1"
+          ? { ...s, uplinks: [...s.uplinks, { leaf: "leaf-1a", port: "swp7", nic: "ens2f0", speedGbps: 25 }] }
+          : s,
+      ),
+    };
+  };
+
+  it("two parallel leaf-spine links: two links, two sessions each side, one /31 each", () => {
+    for (const e of [parallel(), numbered(parallel())]) {
+      const plan = planFabric(e);
+      const between = plan.links.filter((l) => l.a.node === "leaf-1a" && l.b.node === "spine-1");
+      assert.deepEqual(
+        between.map((l) => [l.a.iface, l.b.iface]),
+        [
+          ["swp51", "swp1"],
+          ["swp52", "swp3"],
+        ],
+      );
+      const leaf = sessionsOf(plan, "leaf-1a").filter((x) => x.peer === "spine-1");
+      const spine = sessionsOf(plan, "spine-1").filter((x) => x.peer === "leaf-1a");
+      assert.deepEqual(
+        leaf.map((x) => x.iface),
+        ["swp51", "swp52"],
+      );
+      assert.deepEqual(
+        spine.map((x) => x.iface),
+        ["swp1", "swp3"],
+      );
+      const conf = renderFrrConf(frrInputFor(plan, e, "spine-1"));
+      if (e.fabric.numbered) {
+        assert.deepEqual(
+          between.map((l) => [l.a.address, l.b.address]),
+          [
+            ["10.254.0.0/31", "10.254.0.1/31"],
+            ["10.254.0.2/31", "10.254.0.3/31"],
+          ],
+        );
+        assert.deepEqual(
+          spine.map((x) => x.peerAddress),
+          ["10.254.0.0", "10.254.0.2"],
+        );
+        for (const peer of ["10.254.0.0", "10.254.0.2"])
+          assert.ok(conf.includes(` neighbor ${peer} peer-group fabric\n`), peer);
+      } else {
+        for (const iface of ["swp1", "swp3"])
+          assert.ok(conf.includes(` neighbor ${iface} interface peer-group fabric\n`), iface);
+      }
+      assert.deepEqual(
+        plan.oversubscription.find((o) => o.leaf === "leaf-1a"),
+        { leaf: "leaf-1a", serverGbps: 75, spineGbps: 200, ratio: 0.38 },
+      );
+    }
+  });
+
+  it("more than one uplink from a server to one leaf: a session per link, the server's loopback filter once", () => {
+    for (const e of [twoOnOneLeaf(), numbered(twoOnOneLeaf())]) {
+      const plan = planFabric(e);
+      assert.deepEqual(
+        sessionsOf(plan, "srv-1").map((x) => [x.iface, x.peer]),
+        [
+          ["ens1f0", "leaf-1a"],
+          ["ens1f1", "leaf-1b"],
+          ["ens2f0", "leaf-1a"],
+        ],
+      );
+      const onLeaf = sessionsOf(plan, "leaf-1a").filter((x) => x.peer === "srv-1");
+      assert.deepEqual(
+        onLeaf.map((x) => x.iface),
+        ["swp1", "swp7"],
+      );
+      const conf = renderFrrConf(frrInputFor(plan, e, "leaf-1a"));
+      const neighbors = onLeaf.map((x) => x.peerAddress ?? x.iface);
+      assert.equal(new Set(neighbors).size, 2, "two distinct neighbors");
+      for (const n of neighbors) assert.ok(conf.includes(`  neighbor ${n} prefix-list FROM-srv-1 in\n`), n);
+      assert.equal(conf.split("ip prefix-list FROM-srv-1 seq 10 permit 10.111.0.64/32\n").length, 2, "defined once");
+      assert.equal(plan.oversubscription.find((o) => o.leaf === "leaf-1a")!.serverGbps, 100);
+    }
+  });
+
+  it("a leaf pair serving a neighbouring rack's server: the links are planned, the leaves keep their rack", () => {
+    const e = committedEstate("dev");
+    const moved: Estate = { ...e, servers: e.servers.map((s) => (s.name === "srv-3" ? { ...s, rack: "r2" } : s)) };
+    const plan = planFabric(moved);
+    assert.deepEqual(plan, planFabric(e), "a server's rack does not change the fabric");
+    const out = fabricOutput(plan);
+    assert.deepEqual(
+      out.switches.map((s) => [s.name, s.role === "leaf" ? s.rack : "-"]),
+      [
+        ["spine-1", "-"],
+        ["leaf-1a", "r1"],
+        ["leaf-1b", "r1"],
+      ],
+    );
+  });
+
+  it("the fabric output says whether links are numbered and gives both ends' addresses", () => {
+    const plain = fabricOutput(planFabric(committedEstate("dev")));
+    assert.equal(plain.numbered, false);
+    for (const l of plain.links) assert.ok(!("address" in l.a) && !("address" in l.b));
+    const out = fabricOutput(planFabric(numbered(committedEstate("dev"))));
+    assert.equal(out.numbered, true);
+    assert.deepEqual(out.links[0], {
+      a: { node: "leaf-1a", iface: "swp51", address: "10.254.0.0/31" },
+      b: { node: "spine-1", iface: "swp1", address: "10.254.0.1/31" },
+      speedGbps: 100,
+    });
+    assert.deepEqual(out.links[2], {
+      // server links from the second quarter of the /24: .64 on
+      a: { node: "srv-1", iface: "ens1f0", address: "10.254.0.64/31" },
+      b: { node: "leaf-1a", iface: "swp1", address: "10.254.0.65/31" },
+      speedGbps: 25,
+    });
   });
 });
