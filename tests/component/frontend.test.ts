@@ -1,19 +1,21 @@
 /**
- * FrontTier under Pulumi's mocks: every registration recorded and asserted by type, name,
+ * Frontend under Pulumi's mocks: every registration recorded and asserted by type, name,
  * parent, inputs, dependencies and secret handling.
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { Frontend } from "../../components/frontend";
+import { frontTierInputFor } from "../../components/frontend/input";
 import {
   FRONTEND_PATHS,
-  frontTierInputFor,
   renderKeepalivedApply,
   renderKeepalivedConf,
+  renderKeepalivedDropIn,
   renderNginxApply,
+  renderNginxCheck,
   renderNginxConf,
   renderSetup,
-  renderVrrpAuth,
+  renderVrrpFilter,
 } from "../../components/frontend/render";
 import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
@@ -25,7 +27,6 @@ import { valueOf } from "../helpers/output";
 
 const CERT = "CERT-FOR-TEST";
 const KEY = "KEY-FOR-TEST";
-const PASS = "pass1234";
 const SSH = "SSH-KEY-FOR-TEST";
 
 describe("Frontend (mocks)", () => {
@@ -72,7 +73,6 @@ describe("Frontend (mocks)", () => {
       ...estate,
       tlsCertificate: pulumi.secret(CERT),
       tlsKey: pulumi.secret(KEY),
-      vrrpPassword: pulumi.secret(PASS),
       nodes,
     });
     await settle();
@@ -85,14 +85,16 @@ describe("Frontend (mocks)", () => {
     return r;
   };
 
-  it("registers the component and eight commands per balancer, named by host, parented to it", () => {
+  it("registers the component and ten commands per balancer, named by host, parented to it", () => {
     const steps = [
       "setup",
       "tls-cert",
       "tls-key",
       "nginx",
       "nginx-apply",
-      "vrrp-auth",
+      "vrrp-filter",
+      "keepalived-unit",
+      "nginx-check",
       "keepalived",
       "keepalived-apply",
     ];
@@ -144,13 +146,29 @@ describe("Frontend (mocks)", () => {
       const kaApply = byName(`frontend-${b}-keepalived-apply`);
       assert.equal(kaApply.rawInputs.stdin, renderKeepalivedApply(b));
       assert.match(renderKeepalivedApply(b), /systemctl reload keepalived/);
-      assert.deepEqual(inputAt(kaApply.rawInputs, "triggers").value, [
+      assert.deepEqual(kaApply.rawInputs.triggers, [
         sha256(renderKeepalivedApply(b)),
         sha256(renderKeepalivedConf(input, b)),
-        sha256(renderVrrpAuth(PASS)),
       ]);
-      for (const r of [nginxApply, kaApply])
-        assert.ok(isSecretValue(r.rawInputs.triggers), "secret hashes stay secret");
+      assert.ok(isSecretValue(nginxApply.rawInputs.triggers), "secret hashes stay secret");
+
+      // The VRRP filter: checked by nft before it replaces the live file, loaded when it changed.
+      const filter = byName(`frontend-${b}-vrrp-filter`);
+      assert.equal(filter.rawInputs.stdin, renderVrrpFilter(input, b));
+      const filterCreate = String(filter.rawInputs.create);
+      assert.ok(filterCreate.includes(`nft -c -f "$new"`));
+      assert.ok(filterCreate.includes(`nft -f ${FRONTEND_PATHS.vrrpFilter}`));
+      assert.ok(filterCreate.includes(FRONTEND_PATHS.vrrpFilter));
+      // keepalived's drop-in: systemd rereads its units when it changed.
+      const unit = byName(`frontend-${b}-keepalived-unit`);
+      assert.equal(unit.rawInputs.stdin, renderKeepalivedDropIn(input, b));
+      assert.ok(String(unit.rawInputs.create).includes("systemctl daemon-reload"));
+      assert.ok(String(unit.rawInputs.create).includes(FRONTEND_PATHS.keepalivedDropIn));
+      // The Nginx check keepalived runs: executable, syntax-checked.
+      const check = byName(`frontend-${b}-nginx-check`);
+      assert.equal(check.rawInputs.stdin, renderNginxCheck());
+      assert.ok(String(check.rawInputs.create).includes(`chmod 0755 "$new"`));
+      assert.ok(String(check.rawInputs.create).includes(`sh -n "$new"`));
       // Teardown sits on the setup step, which is never replaced: no triggers, no delete on apply steps.
       const setup = byName(`frontend-${b}-setup`);
       assert.equal(
@@ -165,7 +183,6 @@ describe("Frontend (mocks)", () => {
       for (const [step, path] of [
         ["tls-cert", FRONTEND_PATHS.tlsCertificate],
         ["tls-key", FRONTEND_PATHS.tlsKey],
-        ["vrrp-auth", FRONTEND_PATHS.vrrpAuth],
       ]) {
         const create = String(byName(`frontend-${b}-${step}`).rawInputs.create);
         assert.ok(create.includes(`chmod 0600 "$new"`), `${step} is 0600`);
@@ -174,13 +191,12 @@ describe("Frontend (mocks)", () => {
     }
   });
 
-  it("keeps the TLS pair and the VRRP password secret: stdin only, no logging, secret outputs", () => {
-    const secrets = [CERT, KEY, PASS, SSH];
+  it("keeps the TLS pair secret: stdin only, no logging, secret outputs", () => {
+    const secrets = [CERT, KEY, SSH];
     for (const b of ["lb-1", "lb-2"]) {
       for (const [step, value] of [
         ["tls-cert", CERT],
         ["tls-key", KEY],
-        ["vrrp-auth", `auth_pass ${PASS}`],
       ]) {
         const r = byName(`frontend-${b}-${step}`);
         assert.ok(isSecretValue(r.rawInputs.stdin), `${step} stdin is secret`);
@@ -193,7 +209,7 @@ describe("Frontend (mocks)", () => {
           `${step} hash is secret`,
         );
       }
-      for (const step of ["nginx", "keepalived", "setup"]) {
+      for (const step of ["nginx", "keepalived", "setup", "vrrp-filter", "keepalived-unit", "nginx-check"]) {
         const r = byName(`frontend-${b}-${step}`);
         assert.equal(typeof r.rawInputs.stdin, "string", `${step} is a reviewable, non-secret artifact`);
       }
@@ -205,7 +221,7 @@ describe("Frontend (mocks)", () => {
     }
   });
 
-  it("waits for the balancer's node, then orders cert, key, nginx.conf and auth, keepalived.conf", () => {
+  it("waits for the balancer's node, then orders cert, key, nginx.conf; check, keepalived.conf; filter and unit before keepalived runs", () => {
     for (const b of ["lb-1", "lb-2"]) {
       const urn = (s: string) => byName(`frontend-${b}-${s}`).urn;
       // dependsOn a component waits for its children: the node's preflight and baseline.
@@ -214,15 +230,19 @@ describe("Frontend (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-tls-key`).dependencies, [urn("tls-cert")]);
       assert.deepEqual(byName(`frontend-${b}-nginx`).dependencies, [urn("tls-key")]);
       assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
-      assert.deepEqual(byName(`frontend-${b}-vrrp-auth`).dependencies, [urn("setup")]);
-      assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("vrrp-auth")]);
-      // lb-2 (priority 140) starts keepalived after lb-1 (150): with nopreempt, the first
-      // election goes to the highest priority.
+      for (const s of ["vrrp-filter", "keepalived-unit", "nginx-check"])
+        assert.deepEqual(byName(`frontend-${b}-${s}`).dependencies, [urn("setup")], s);
+      // `keepalived -t` needs the check script it tracks.
+      assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("nginx-check")]);
+      // keepalived runs only with the filter loaded and the restart settings known; lb-2
+      // (priority 140) reloads after lb-1 (150): one balancer at a time.
       assert.deepEqual(
         byName(`frontend-${b}-keepalived-apply`).dependencies,
         [
           urn("keepalived"),
           urn("nginx-apply"),
+          urn("vrrp-filter"),
+          urn("keepalived-unit"),
           ...(b === "lb-2" ? [byName("frontend-lb-1-keepalived-apply").urn] : []),
         ].sort(),
       );
@@ -238,7 +258,7 @@ describe("Frontend (mocks)", () => {
     }
   });
 
-  it("tags nginx and keepalived artifacts per balancer", () => {
+  it("tags nginx, keepalived, nftables and systemd artifacts per balancer", () => {
     const tags = taggedArtifacts()
       .map((t) => t.tag)
       .filter((t) => t.file.startsWith("frontend/lb-1/") && t.kind !== "shell");
@@ -248,7 +268,8 @@ describe("Frontend (mocks)", () => {
         ["nginx", "frontend/lb-1/tls.crt"],
         ["nginx", "frontend/lb-1/tls.key"],
         ["nginx", "frontend/lb-1/nginx.conf"],
-        ["keepalived", "frontend/lb-1/keepalived-auth.conf"],
+        ["nftables", "frontend/lb-1/vrrp-filter.nft"],
+        ["systemd", "frontend/lb-1/keepalived.service.d/estate.conf"],
         ["keepalived", "frontend/lb-1/keepalived.conf"],
       ],
     );

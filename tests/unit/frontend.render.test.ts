@@ -8,29 +8,26 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { frontTierInputFor } from "../../components/frontend/input";
 import {
+  ADVERT_INT,
   FRONTEND_PATHS,
   type FrontTierInput,
-  frontTierInputFor,
   renderKeepalivedApply,
-  renderNginxApply,
   renderKeepalivedConf,
+  renderKeepalivedDropIn,
+  renderNginxApply,
+  renderNginxCheck,
   renderNginxConf,
   renderSetup,
-  renderVrrpAuth,
+  renderVrrpFilter,
 } from "../../components/frontend/render";
-import type { Estate } from "../../config/model";
-import { parseEstate } from "../../config/validate";
-import { rawConfig } from "../helpers/config";
+import { requireTool } from "../helpers/tools";
+import { checkScripts } from "../helpers/shellcheck";
+import { estateOf } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
 
 const GOLDEN = path.join(PROJECT_DIR, "tests", "golden", "frontend");
-
-function estateOf(stack: "dev" | "prod"): Estate {
-  const r = parseEstate(rawConfig(stack));
-  if (!r.ok) throw new Error(r.problems.join("\n"));
-  return r.estate;
-}
 
 function golden(name: string, text: string): void {
   const file = path.join(GOLDEN, name);
@@ -94,13 +91,27 @@ describe("front tier renderers", () => {
     assert.match(text, /proxy_set_header Connection \$connection_upgrade;/);
   });
 
-  it("keepalived.conf: one instance, unicast to the other balancers, the secret only by include", () => {
+  it("prod lb-1 VRRP filter and keepalived drop-in match their golden files", () => {
+    golden("prod-lb-1.vrrp-filter.nft", renderVrrpFilter(prod, "lb-1"));
+    golden("prod-lb-1.keepalived.dropin.conf", renderKeepalivedDropIn(prod, "lb-1"));
+  });
+
+  it("keepalived.conf: one VRRPv3 instance, sub-second adverts, preemption, unicast to the other balancers, no password", () => {
     const one = renderKeepalivedConf(prod, "lb-1");
     assert.equal((one.match(/^vrrp_instance /gm) ?? []).length, 1);
+    assert.match(one, /^\s+vrrp_version 3$/m);
+    assert.match(one, new RegExp(`^\\s+advert_int ${ADVERT_INT}$`, "m"));
+    assert.ok(ADVERT_INT < 1 / 3, "3 adverts + skew stay well under 1 s");
+    assert.match(one, /^\s+vrrp_rt_priority \d+$/m);
+    assert.match(one, /state BACKUP\n\s+interface eno1/);
+    assert.doesNotMatch(one, /nopreempt/, "the highest healthy priority always owns the VIP");
+    assert.match(one, /^\s+preempt_delay \d/m);
+    assert.doesNotMatch(one, /^\s*(authentication|auth_pass|include)\b/m, "VRRPv3 has no authentication");
+    for (const g of ["vrrp_garp_master_refresh 1", "vrrp_garp_lower_prio_repeat 3", "vrrp_higher_prio_send_advert"])
+      assert.match(one, new RegExp(`^\\s+${g}$`, "m"), g);
+    assert.match(one, new RegExp(`script "${FRONTEND_PATHS.nginxCheck}"\n\\s+interval 1\n`));
+    assert.match(one, /^\s+init_fail$/m);
     assert.match(one, /unicast_src_ip 10\.20\.0\.11\n\s+unicast_peer \{\n\s+10\.20\.0\.12 # lb-2\n\s+\}/);
-    assert.match(one, /include \/etc\/keepalived\/frontend-auth\.conf/);
-    assert.doesNotMatch(one, /auth_pass \S+$/m);
-    assert.match(one, /state BACKUP\n\s+nopreempt/);
     const three: FrontTierInput = {
       ...prod,
       balancers: [...prod.balancers, { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130 }],
@@ -115,34 +126,133 @@ describe("front tier renderers", () => {
     );
   });
 
+  it("the VRRP filter admits VRRP only from the other balancers, on the front NIC, and nft -c accepts it", () => {
+    const three: FrontTierInput = {
+      ...prod,
+      balancers: [...prod.balancers, { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130 }],
+    };
+    const text = renderVrrpFilter(three, "lb-3");
+    const accepts = text.split("\n").filter((l) => / accept /.test(l));
+    assert.deepEqual(
+      accepts.map((l) => l.trim()),
+      [
+        'iifname "eno2" ip saddr 10.20.0.11 ip ttl 255 meta l4proto 112 accept comment "VRRP from lb-1"',
+        'iifname "eno2" ip saddr 10.20.0.12 ip ttl 255 meta l4proto 112 accept comment "VRRP from lb-2"',
+      ],
+    );
+    assert.match(text, /^\s+meta l4proto 112 counter drop comment "VRRP from anyone else"$/m);
+    // Idempotent: the table is created, deleted and defined in the same transaction.
+    assert.match(
+      text,
+      /^table inet estate_frontend\ndelete table inet estate_frontend\ntable inet estate_frontend \{/m,
+    );
+    requireTool("nft", "nftables");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-frontend-nft-"));
+    try {
+      for (const [name, t] of Object.entries({
+        "prod-lb-1": renderVrrpFilter(prod, "lb-1"),
+        "dev-srv-2": renderVrrpFilter(dev, "srv-2"),
+        "three-lb-3": text,
+        single: renderVrrpFilter({ ...prod, balancers: prod.balancers.slice(0, 1) }, "lb-1"),
+      })) {
+        const file = path.join(dir, `${name}.nft`);
+        fs.writeFileSync(file, t);
+        const r = spawnSync("nft", ["-c", "-f", file], { encoding: "utf8" });
+        assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      }
+      // A broken rule is caught by the same check (the check can fail).
+      const broken = path.join(dir, "broken.nft");
+      fs.writeFileSync(broken, text.replace("meta l4proto 112 counter drop", "meta l4proto 112 counter dorp"));
+      assert.notEqual(spawnSync("nft", ["-c", "-f", broken]).status, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the keepalived drop-in restarts it forever and removes the VIP after every stop and before every start", () => {
+    const text = renderKeepalivedDropIn(prod, "lb-2");
+    assert.match(text, /^\[Service\]\nRestart=always\nRestartSec=1s$/m);
+    assert.match(text, /^StartLimitIntervalSec=0$/m);
+    for (const k of ["ExecStopPost", "ExecStartPre"])
+      assert.match(text, new RegExp(`^${k}=-/sbin/ip -4 address del 10\\.20\\.0\\.10/24 dev eno1$`, "m"), k);
+  });
+
+  describe("the Nginx check (run with stand-ins for curl and sleep)", () => {
+    let dir: string;
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-frontend-check-"));
+      fs.writeFileSync(path.join(dir, "check.sh"), renderNginxCheck(), { mode: 0o755 });
+      // curl exits with the next code of $CODES (one per call) and logs its call.
+      fs.writeFileSync(
+        path.join(dir, "curl"),
+        `#!/bin/sh\nn=$(wc -l <"$LOG")\necho "$*" >>"$LOG"\nset -- $CODES\nshift "$n"\nexit "\${1:-0}"\n`,
+        { mode: 0o755 },
+      );
+      fs.writeFileSync(path.join(dir, "sleep"), `#!/bin/sh\necho sleep "$1" >>"$SLEEPS"\n`, { mode: 0o755 });
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const runCheck = (codes: number[]): { status: number | null; calls: number; sleeps: string[] } => {
+      const log = path.join(dir, "calls");
+      const sleeps = path.join(dir, "sleeps");
+      fs.writeFileSync(log, "");
+      fs.writeFileSync(sleeps, "");
+      const r = spawnSync("sh", [path.join(dir, "check.sh")], {
+        env: { PATH: `${dir}:/usr/bin:/bin`, CODES: codes.join(" "), LOG: log, SLEEPS: sleeps },
+      });
+      const calls = fs.readFileSync(log, "utf8").split("\n").filter(Boolean);
+      for (const c of calls) assert.equal(c, "-fsS -m 0.4 -o /dev/null http://127.0.0.1:8081/nginx_status");
+      return {
+        status: r.status,
+        calls: calls.length,
+        sleeps: fs.readFileSync(sleeps, "utf8").split("\n").filter(Boolean),
+      };
+    };
+
+    it("healthy: four samples 0.2 s apart, exit 0", () => {
+      assert.deepEqual(runCheck([0, 0, 0, 0]), {
+        status: 0,
+        calls: 4,
+        sleeps: ["sleep 0.2", "sleep 0.2", "sleep 0.2"],
+      });
+    });
+    it("refused (Nginx not running) or an HTTP error: exit 1 at once", () => {
+      assert.deepEqual(runCheck([0, 7]).status, 1);
+      assert.equal(runCheck([0, 7]).calls, 2);
+      assert.equal(runCheck([22]).calls, 1);
+      assert.equal(runCheck([22]).status, 1);
+    });
+    it("one slow answer is load, two in a row are a failure", () => {
+      assert.equal(runCheck([28, 0, 28, 0]).status, 0);
+      const two = runCheck([0, 28, 28, 0]);
+      assert.equal(two.status, 1);
+      assert.equal(two.calls, 3);
+    });
+  });
+
   it("is deterministic", () => {
     assert.equal(renderNginxConf(prod, "lb-2"), renderNginxConf(frontTierInputFor(estateOf("prod")), "lb-2"));
   });
 
-  it("the auth include is a keepalived authentication block", () => {
-    assert.equal(renderVrrpAuth("abc123"), "authentication {\n    auth_type PASS\n    auth_pass abc123\n}\n");
+  it("Nginx changes reload, never restart; keepalived's apply loads the filter first", () => {
+    assert.match(renderNginxApply("lb-1"), /systemctl reload nginx; else systemctl start nginx; fi\n$/);
+    assert.doesNotMatch(renderNginxApply("lb-1"), /systemctl restart|nginx -s stop/);
+    const ka = renderKeepalivedApply("lb-1");
+    assert.ok(ka.indexOf(`nft -f ${FRONTEND_PATHS.vrrpFilter}`) < ka.indexOf("systemctl reload keepalived"));
+    assert.doesNotMatch(ka, /systemctl restart/);
+    const setup = renderSetup("lb-1");
+    assert.match(setup, /include "\/etc\/nftables\.d\/\*\.nft"/);
   });
 
-  it("setup.sh and the apply scripts pass shellcheck", function () {
-    if (spawnSync("sh", ["-c", "command -v shellcheck"]).status !== 0) {
-      if (process.env.CI) throw new Error("shellcheck is required: apt-get install shellcheck");
-      this.skip();
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-frontend-render-"));
-    try {
-      const files = Object.entries({
+  it("setup.sh, the apply scripts and the Nginx check pass shellcheck and bash -n", () => {
+    assert.deepEqual(
+      checkScripts({
         "setup.sh": renderSetup("lb-1"),
         "nginx-apply.sh": renderNginxApply("lb-1"),
         "keepalived-apply.sh": renderKeepalivedApply("lb-1"),
-      }).map(([name, text]) => {
-        const file = path.join(dir, name);
-        fs.writeFileSync(file, text);
-        return file;
-      });
-      const r = spawnSync("shellcheck", ["-S", "warning", "-s", "bash", ...files], { encoding: "utf8" });
-      assert.equal(r.status, 0, r.stdout + r.stderr);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+        "nginx-check.sh": renderNginxCheck(),
+      }),
+      {},
+    );
   });
 });
