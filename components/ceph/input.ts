@@ -1,0 +1,117 @@
+/**
+ * From the estate model to the Ceph configuration renderer's input: the one place that
+ * reads the model for it. `render.ts` takes only this input.
+ *
+ * Tiers: `hot` takes the fastest flash class that carries OSDs (nvme, else ssd), `warm`
+ * takes hdd. A CRUSH rule takes one class, so an estate with both nvme and ssd OSDs puts only
+ * its nvme in the hot tier (its ssd OSDs carry no model pool). Each tier present gets a rule
+ * and an RBD pool for Kubernetes volumes (`kube-hot`, `kube-warm`) with the model's
+ * `ceph.replicas`/`ceph.minSize`. Every other pool (the manager's, RGW's, new ones) goes onto
+ * the warm rule when there is one (bulk and cold data belongs on hdd), else the hot rule.
+ */
+import type { Estate, Server } from "../../config/model";
+import type { CephConfigureInput, CephDeviceClass, CephOsdDisk, CephPool, CephRule } from "./render";
+
+/** The mgr Prometheus module's port (Ceph's default, what cephadm's scrape config expects). */
+export const CEPH_PROMETHEUS_PORT = 9283;
+/** RGW's S3 port on the RGW hosts' loopbacks (Ceph's default beast port). */
+export const CEPH_RGW_PORT = 7480;
+/** pg_num a pool is created with; the autoscaler owns it afterwards. */
+export const CEPH_INITIAL_PG_NUM = 32;
+export const CEPH_CSI_CLIENT = "client.kubernetes";
+export const CEPH_BACKUP_USER = "backup";
+
+export interface CephTier {
+  readonly rule: string;
+  readonly pool: string;
+  readonly deviceClass: CephDeviceClass;
+}
+
+/** Everything the Ceph configuration needs from the model, and where its endpoints are. */
+export interface CephPlan {
+  readonly configure: CephConfigureInput;
+  /** The first `ceph-mon` host: the script and the key reader run there. */
+  readonly configureHost: string;
+  /** The tiers present, hot first. */
+  readonly tiers: readonly CephTier[];
+  /** RGW S3 endpoints (host, address, port); empty without `ceph-rgw` hosts. */
+  readonly rgwEndpoints: readonly { readonly host: string; readonly address: string; readonly port: number }[];
+}
+
+function withRole(estate: Pick<Estate, "servers">, role: Server["roles"][number]): readonly Server[] {
+  return estate.servers.filter((s) => s.roles.includes(role));
+}
+
+/** The model's OSD disks: `use: osd` disks of `ceph-osd` servers. */
+export function cephOsdDisks(estate: Pick<Estate, "servers">): readonly CephOsdDisk[] {
+  return withRole(estate, "ceph-osd").flatMap((s) =>
+    s.hardware.disks
+      .filter((d) => d.use === "osd")
+      .map((d) => ({ host: s.name, deviceClass: d.class, path: d.path, serial: d.serial ?? "" })),
+  );
+}
+
+/** How many distinct hosts carry an OSD of `deviceClass`. */
+export function hostsWithClass(disks: readonly CephOsdDisk[], deviceClass: CephDeviceClass): number {
+  return new Set(disks.filter((d) => d.deviceClass === deviceClass).map((d) => d.host)).size;
+}
+
+export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan {
+  const disks = cephOsdDisks(estate);
+  const has = (c: CephDeviceClass): boolean => disks.some((d) => d.deviceClass === c);
+  const tiers: CephTier[] = [];
+  const hot: CephDeviceClass | undefined = has("nvme") ? "nvme" : has("ssd") ? "ssd" : undefined;
+  if (hot) tiers.push({ rule: "hot", pool: "kube-hot", deviceClass: hot });
+  if (has("hdd")) tiers.push({ rule: "warm", pool: "kube-warm", deviceClass: "hdd" });
+  const problems: string[] = [];
+  if (tiers.length === 0) problems.push("no ceph-osd server has a disk with use 'osd'");
+  for (const t of tiers) {
+    const hosts = hostsWithClass(disks, t.deviceClass);
+    if (estate.ceph.replicas > hosts)
+      problems.push(
+        `estate:ceph.replicas: ${estate.ceph.replicas} is more than the ${hosts} host(s) with ${t.deviceClass} OSDs that pool ${t.pool} can use; lower it or add ${t.deviceClass} OSD hosts`,
+      );
+  }
+  if (estate.ceph.minSize >= estate.ceph.replicas && estate.ceph.replicas > 1)
+    problems.push(
+      `estate:ceph.minSize: ${estate.ceph.minSize} must be less than ceph.replicas (${estate.ceph.replicas})`,
+    );
+  const mons = withRole(estate, "ceph-mon");
+  if (mons.length === 0) problems.push("no server has role ceph-mon");
+  const mgrs = withRole(estate, "ceph-mgr");
+  if (mgrs.length === 0) problems.push("no server has role ceph-mgr");
+  if (problems.length) throw new Error(problems.join("\n"));
+
+  const rules: CephRule[] = tiers.map((t) => ({ name: t.rule, deviceClass: t.deviceClass }));
+  const pools: CephPool[] = tiers.map((t) => ({
+    name: t.pool,
+    rule: t.rule,
+    size: estate.ceph.replicas,
+    minSize: estate.ceph.minSize,
+    pgNum: CEPH_INITIAL_PG_NUM,
+  }));
+  const rgwHosts = withRole(estate, "ceph-rgw");
+  return {
+    configure: {
+      crushRoot: "default",
+      rules,
+      pools,
+      defaultRule: tiers[tiers.length - 1].rule,
+      osdDisks: disks,
+      csi: { client: CEPH_CSI_CLIENT, pools: pools.map((p) => p.name) },
+      prometheus: {
+        port: CEPH_PROMETHEUS_PORT,
+        managers: mgrs.map((s) => ({ host: s.name, address: s.loopback })),
+      },
+      rgw: rgwHosts.length ? { user: CEPH_BACKUP_USER, displayName: "estate backups and cold tier" } : undefined,
+    },
+    configureHost: mons[0].name,
+    tiers,
+    rgwEndpoints: rgwHosts.map((s) => ({ host: s.name, address: s.loopback, port: CEPH_RGW_PORT })),
+  };
+}
+
+/** The input of `renderCephConfigure` for an estate. */
+export function cephConfigureInputFor(estate: Pick<Estate, "servers" | "ceph">): CephConfigureInput {
+  return cephPlanFor(estate).configure;
+}
