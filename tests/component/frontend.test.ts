@@ -249,13 +249,16 @@ describe("Frontend (mocks)", () => {
     }
   });
 
-  it("connects to each balancer with its pinned host key", () => {
+  it("connects to each balancer through its node's connection (pinned host key), given no private key itself", () => {
     for (const b of ["lb-1", "lb-2"]) {
       const server = estate.servers.find((s) => s.name === b)!;
       const r = byName(`frontend-${b}-nginx`);
       assert.equal(inputAt(r.rawInputs, "connection.host").value, server.mgmtAddress);
       assert.equal(inputAt(r.rawInputs, "connection.hostKey").value, server.ssh.hostKey);
+      assert.equal(inputAt(r.rawInputs, "connection.privateKey").value, SSH);
     }
+    // @ts-expect-error the front tier gets no private key: it reaches balancers through their nodes
+    void (() => new Frontend("typed", { ...estate, tlsCertificate: CERT, tlsKey: KEY, nodes: {}, privateKey: SSH }));
   });
 
   it("tags nginx, keepalived, nftables and systemd artifacts per balancer", () => {
