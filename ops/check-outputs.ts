@@ -1,5 +1,7 @@
 /**
- * Checks stack outputs against the contract ops scripts rely on (ops/outputs.schema.json):
+ * Checks stack outputs against the contract ops scripts rely on: ops/outputs.schema.json,
+ * generated from ops/contract.ts (`npm run contract`). Plain JSON Schema and ajv, so an
+ * ops pipeline needs neither zod nor this program's sources, only the file:
  *
  *   pulumi stack output --json -s prod | npx ts-node --transpile-only ops/check-outputs.ts
  *   npx ts-node --transpile-only ops/check-outputs.ts plan/prod/outputs.json
