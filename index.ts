@@ -9,3 +9,4 @@ export const site = outputs.site;
 export const nodes = outputs.nodes;
 export const fabric = outputs.fabric;
 export const frontend = outputs.frontend;
+export const ceph = outputs.ceph;

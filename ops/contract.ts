@@ -10,6 +10,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
+import { CephOutput } from "../components/ceph/output";
 import { FabricOutput } from "../components/fabric/output";
 import { FrontendOutput } from "../components/frontend/output";
 import { NodeOutput } from "../components/node/output";
@@ -23,6 +24,7 @@ export const StackOutputs = z
     nodes: z.array(NodeOutput).min(1),
     fabric: FabricOutput,
     frontend: FrontendOutput,
+    ceph: CephOutput,
   })
   .meta({
     title: "estate stack outputs",

@@ -6,6 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { EstateSecrets } from "../config/load";
 import type { Estate } from "../config/model";
+import { CephCluster, type CephOutputs } from "../components/ceph";
 import { SpineLeafFabric } from "../components/fabric";
 import type { FabricOutput } from "../components/fabric/output";
 import { Frontend } from "../components/frontend";
@@ -19,6 +20,7 @@ export interface EstateOutputs {
   readonly nodes: NodeOutputs[];
   readonly fabric: pulumi.Output<FabricOutput>;
   readonly frontend: pulumi.Output<FrontendOutput>;
+  readonly ceph: CephOutputs;
 }
 
 export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
@@ -47,10 +49,19 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     nodes,
   });
 
+  const ceph = new CephCluster("ceph", {
+    servers: estate.servers,
+    pools,
+    versions: estate.versions,
+    ceph: estate.ceph,
+    nodes,
+  });
+
   return {
     site: { stack: estate.stack, domain: site.domain },
     nodes: servers.map((n) => n.output),
     fabric: fabric.output,
     frontend: frontend.output,
+    ceph: ceph.output,
   };
 }

@@ -20,6 +20,8 @@ export interface RecordedResource {
   readonly parent: string;
   readonly provider: string;
   readonly custom: boolean;
+  /** `protect` as the program asked the engine for it. */
+  readonly protect: boolean;
   /** URNs this resource depends on: explicit `dependsOn` and through inputs. */
   readonly dependencies: readonly string[];
   /** Inputs as registered; secrets still wrapped, unknowns as Pulumi's marker. */
@@ -53,6 +55,7 @@ interface RegisterRequest {
   getParent(): string;
   getProvider(): string;
   getCustom(): boolean;
+  getProtect(): boolean | undefined;
   getObject(): unknown;
   getDependenciesList(): string[];
   getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
@@ -108,6 +111,7 @@ export function installMocks(stack: string, config: StackConfig, preview = true)
           parent: req.getParent(),
           provider: req.getProvider(),
           custom: req.getCustom(),
+          protect: req.getProtect() === true,
           dependencies: [...deps].sort(),
           rawInputs: deserialize(req.getObject()),
         };
@@ -182,7 +186,7 @@ export function inputAt(
     secret = true;
     cur = (cur as Record<string, unknown>).value;
   }
-  return { value: cur, secret, unknown: cur === UNKNOWN };
+  return { value: cur, secret, unknown: cur === UNKNOWN || pulumi.isUnknown(cur) };
 }
 
 /** Whether a raw input value is a secret wrapper. */

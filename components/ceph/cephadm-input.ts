@@ -13,7 +13,7 @@ const LABELS: Readonly<Record<string, string>> = {
 };
 
 /** The Ceph hosts of the estate, in stack-file order. */
-export function cephHostsOf(estate: Estate): CephHost[] {
+export function cephHostsOf(estate: Pick<Estate, "servers">): CephHost[] {
   return estate.servers
     .filter((s) => s.roles.some((r) => r in LABELS))
     .map((s) => ({
@@ -33,7 +33,7 @@ export function cephRelease(image: string): string {
   return `${m[1]}.${m[2]}`;
 }
 
-export function cephadmInputFor(estate: Estate): CephadmInput {
+export function cephadmInputFor(estate: Pick<Estate, "servers" | "pools" | "versions">): CephadmInput {
   const hosts = cephHostsOf(estate);
   const first = estate.servers.find((s) => s.roles.includes("ceph-mon"));
   if (!first) throw new Error("cephadmInputFor: the estate has no ceph-mon host");

@@ -20,6 +20,8 @@ export type ArtifactKind =
   | "prometheus-rules"
   | "alertmanager"
   | "cephadm-spec"
+  /** A value a script reads (an id, a key's public half), not a config of its own. */
+  | "data"
   | "grafana-dashboard";
 
 export interface ArtifactTag {

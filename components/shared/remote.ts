@@ -265,3 +265,44 @@ export function remoteFile(
   tagArtifact(cmd, { kind: "shell", target: args.target, property: "create", file: `${args.file}.install.sh` });
   return cmd;
 }
+
+export interface RemoteStdinArgs {
+  readonly connection: SshConnection;
+  readonly user: string;
+  /** The fixed script (run as root through `bash -c`): the same text on every run. */
+  readonly script: string;
+  /** The data the script reads on stdin; plain or secret, never inside the command. */
+  readonly payload: pulumi.Input<string>;
+  /** The payload's hash, for `triggers`: rerun when the data changes. */
+  readonly payloadHash: pulumi.Input<string>;
+  readonly target: string;
+  /** Artifact path of the script (kind shell); the payload is not an artifact. */
+  readonly file: string;
+  /** The payload is secret: stdout/stderr secret and no logging. @default false */
+  readonly secret?: boolean;
+}
+
+/**
+ * A fixed script that consumes data on stdin (a key to authorize, a value to store): the
+ * script is the command string, constant and reviewable; the data only travels as stdin.
+ */
+export function remoteStdin(
+  name: string,
+  args: RemoteStdinArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  const cmd = stdinCommand(
+    name,
+    {
+      connection: args.connection,
+      run: asRoot(args.user, `bash -c ${shq(args.script)}`),
+      stdin: args.payload,
+      hash: args.payloadHash,
+      extraTriggers: [sha256(args.script)],
+      secret: args.secret,
+    },
+    opts,
+  );
+  tagArtifact(cmd, { kind: "shell", target: args.target, property: "create", file: args.file });
+  return cmd;
+}
