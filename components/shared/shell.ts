@@ -1,7 +1,8 @@
 /** Helpers for rendering shell text. Pure. */
 
-/** A single-quoted shell word that stands for exactly `s`. */
+/** A single-quoted shell word that stands for exactly `s` (which cannot hold NUL: no bash string can). */
 export function shq(s: string): string {
+  if (s.includes("\0")) throw new Error(`${JSON.stringify(s.slice(0, 40))} holds NUL, which no shell word can carry`);
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

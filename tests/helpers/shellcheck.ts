@@ -64,22 +64,30 @@ export function shellcheckAll(texts: Texts): Findings {
   });
 }
 
-/** `bash -n` on every text (bash parses only its first file argument, so one bash per text). */
+/**
+ * `bash -n` on every text: bash parses only its first file argument, so one `bash -n`
+ * per text, driven by a loop in a few shells (xargs, two at a time) rather than a shell
+ * per text.
+ */
 export function bashSyntaxAll(texts: Texts): Findings {
   return withFiles(texts, (files) => {
     const out: Findings = {};
     if (files.size === 0) return out;
-    const r = spawnSync(
-      "xargs",
-      ["-0", "-n", "1", "-P", "2", "sh", "-c", 'bash -n "$1" 2>&1 | sed "s|^|$1\t|"; exit 0', "sh"],
-      { input: [...files.keys()].join("\0"), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-    );
+    const loop = `for f; do
+  out=$(bash -n "$f" 2>&1 </dev/null) || out="$out (exit $?)"
+  [[ -z "$out" ]] || printf '%s\\t%s\\0' "$f" "$out"
+done`;
+    const r = spawnSync("xargs", ["-0", "-n", "100", "-P", "2", "bash", "--norc", "-c", loop, "bash"], {
+      input: [...files.keys()].join("\0"),
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
     if (r.status !== 0) throw new Error(`xargs bash -n failed (${r.status}): ${r.stderr}`);
-    for (const line of r.stdout.split("\n")) {
-      const tab = line.indexOf("\t");
+    for (const record of r.stdout.split("\0")) {
+      const tab = record.indexOf("\t");
       if (tab < 0) continue;
-      const name = files.get(line.slice(0, tab)) ?? line.slice(0, tab);
-      (out[name] ??= []).push(line.slice(tab + 1));
+      const name = files.get(record.slice(0, tab)) ?? record.slice(0, tab);
+      (out[name] ??= []).push(...record.slice(tab + 1).split("\n"));
     }
     return out;
   });
