@@ -10,7 +10,7 @@
  *
  * No config module here: `input.ts` turns the estate model and the fabric plan into `FrrInput`.
  */
-import { shq } from "../shared/shell";
+import { intLiteral, shq } from "../shared/shell";
 
 export interface FrrInput {
   readonly name: string;
@@ -57,13 +57,13 @@ export function renderFrrConf(i: FrrInput): string {
   lines.push(
     "bfd",
     ` profile ${BFD_PROFILE}`,
-    `  detect-multiplier ${i.bfd.multiplier}`,
-    `  receive-interval ${i.bfd.intervalMs}`,
-    `  transmit-interval ${i.bfd.intervalMs}`,
+    `  detect-multiplier ${intLiteral("bfd.multiplier", i.bfd.multiplier)}`,
+    `  receive-interval ${intLiteral("bfd.intervalMs", i.bfd.intervalMs)}`,
+    `  transmit-interval ${intLiteral("bfd.intervalMs", i.bfd.intervalMs)}`,
     " exit",
     "exit",
     "!",
-    `router bgp ${i.asn}`,
+    `router bgp ${intLiteral("asn", i.asn)}`,
     ` bgp router-id ${i.loopback}`,
     " bgp log-neighbor-changes",
     " bgp bestpath as-path multipath-relax",
@@ -90,7 +90,7 @@ export function renderFrrConf(i: FrrInput): string {
     `  neighbor ${PEER_GROUP} route-map FABRIC-IN in`,
     `  neighbor ${PEER_GROUP} route-map FABRIC-OUT out`,
     ...fromServers.map((s) => `  neighbor ${neighbor(s)} prefix-list FROM-${s.peer} in`),
-    `  maximum-paths ${i.maximumPaths}`,
+    `  maximum-paths ${intLiteral("maximumPaths", i.maximumPaths)}`,
     " exit-address-family",
     "exit",
     "!",

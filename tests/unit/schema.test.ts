@@ -6,7 +6,8 @@
  * committed dev stack and asserts the line an operator reads.
  */
 import { strict as assert } from "assert";
-import { ETHERNET_GBPS, isTimeServer } from "../../config/schema";
+import { z } from "zod";
+import { ConfigKeys, ETHERNET_GBPS, isTimeServer } from "../../config/schema";
 import { hostKeyProblem } from "../../config/hostkey";
 import { edit, problems, rawConfig } from "../helpers/config";
 
@@ -21,7 +22,33 @@ function onlyProblem(raw: ReturnType<typeof rawConfig>, key: string): string {
   return lines[0];
 }
 
+/** Every string schema inside `schema`, with its key path. */
+function stringFields(schema: z.ZodType, at: string): [string, z.ZodType][] {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodString) return [[at, schema]];
+  if (s instanceof z.ZodArray) return stringFields(s.element as z.ZodType, `${at}[]`);
+  if (s instanceof z.ZodObject)
+    return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([k, v]) => stringFields(v, `${at}.${k}`));
+  return [];
+}
+
 describe("schema: field alphabets, lengths and numbers", () => {
+  it("every string field of every key has an alphabet and a length limit", () => {
+    const fields = Object.entries(ConfigKeys).flatMap(([k, v]) => stringFields(v as z.ZodType, k));
+    assert.ok(fields.length > 30, `${fields.length} string fields`);
+    const open = fields
+      .filter(
+        ([, schema]) =>
+          schema.safeParse("a".repeat(5000)).success ||
+          schema.safeParse("a$(id)").success ||
+          schema.safeParse("a b").success ||
+          schema.safeParse("a\nb").success,
+      )
+      .map(([at]) => at);
+    assert.deepEqual(open, []);
+  });
+
   describe("time servers", () => {
     const TIME_RULE =
       "must be an IPv4 address (four numbers 0-255) or a DNS name whose last label has a letter; write it like 10.10.0.250 or ntp1.example.net";
