@@ -19,7 +19,6 @@ export const CEPH_RGW_PORT = 7480;
 /** pg_num a pool is created with; the autoscaler owns it afterwards. */
 export const CEPH_INITIAL_PG_NUM = 32;
 export const CEPH_CSI_CLIENT = "client.kubernetes";
-export const CEPH_BACKUP_USER = "backup";
 
 export interface CephTier {
   readonly rule: string;
@@ -80,6 +79,12 @@ export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan 
   if (mons.length === 0) problems.push("no server has role ceph-mon");
   const mgrs = withRole(estate, "ceph-mgr");
   if (mgrs.length === 0) problems.push("no server has role ceph-mgr");
+  const rgwHosts = withRole(estate, "ceph-rgw");
+  const cold = estate.ceph.coldTier;
+  if (cold.enabled && rgwHosts.length === 0)
+    problems.push(
+      "estate:ceph.coldTier.enabled: true needs a server with role ceph-rgw; add the role or disable the cold tier",
+    );
   if (problems.length) throw new Error(problems.join("\n"));
 
   const rules: CephRule[] = tiers.map((t) => ({ name: t.rule, deviceClass: t.deviceClass }));
@@ -90,7 +95,7 @@ export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan 
     minSize: estate.ceph.minSize,
     pgNum: CEPH_INITIAL_PG_NUM,
   }));
-  const rgwHosts = withRole(estate, "ceph-rgw");
+  const rgwEndpoints = rgwHosts.map((s) => ({ host: s.name, address: s.loopback, port: CEPH_RGW_PORT }));
   return {
     configure: {
       crushRoot: "default",
@@ -103,11 +108,18 @@ export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan 
         port: CEPH_PROMETHEUS_PORT,
         managers: mgrs.map((s) => ({ host: s.name, address: s.loopback })),
       },
-      rgw: rgwHosts.length ? { user: CEPH_BACKUP_USER, displayName: "estate backups and cold tier" } : undefined,
+      rgw: cold.enabled
+        ? {
+            user: cold.user,
+            displayName: "estate backups and cold tier",
+            bucket: cold.bucket,
+            endpoint: { address: rgwEndpoints[0].address, port: rgwEndpoints[0].port },
+          }
+        : undefined,
     },
     configureHost: mons[0].name,
     tiers,
-    rgwEndpoints: rgwHosts.map((s) => ({ host: s.name, address: s.loopback, port: CEPH_RGW_PORT })),
+    rgwEndpoints,
   };
 }
 

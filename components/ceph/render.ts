@@ -97,8 +97,14 @@ export interface CephConfigureInput {
     readonly pools: readonly string[];
   };
   readonly prometheus: { readonly port: number; readonly managers: readonly CephManagerEndpoint[] };
-  /** The S3 endpoint's backup user; absent without an RGW host. */
-  readonly rgw?: { readonly user: string; readonly displayName: string };
+  /** The cold tier: the S3 backup user and its bucket; absent without one. */
+  readonly rgw?: {
+    readonly user: string;
+    readonly displayName: string;
+    readonly bucket: string;
+    /** An RGW S3 endpoint the script creates the bucket through (plain HTTP on the fabric). */
+    readonly endpoint: { readonly address: string; readonly port: number };
+  };
 }
 
 /** The caps of the CSI client: RBD on the given pools, nothing else. */
@@ -129,7 +135,7 @@ function check(input: CephConfigureInput): void {
  * none), from `[osd tree, osd metadata]` and the model's disks ($hosts, $classes, $serials,
  * $paths: one array per field, same index).
  */
-const JQ_CLASS_PLAN = String.raw`def values: split(",") | map(select(length > 0) | split("=") | .[1:] | join("="));
+export const JQ_CLASS_PLAN = String.raw`def entry_values: split(",") | map(select(length > 0) | split("=") | .[1:] | join("="));
 .[0] as $tree | .[1] as $meta
 | [range(0; $hosts | length) as $i | {host: $hosts[$i], class: $classes[$i], serial: $serials[$i], path: $paths[$i]}] as $disks
 | (reduce ($tree.nodes[] | select(.type == "host")) as $h ({}; reduce ($h.children // [])[] as $c (.; .[$c | tostring] = $h.name))) as $hostOf
@@ -140,8 +146,8 @@ const JQ_CLASS_PLAN = String.raw`def values: split(",") | map(select(length > 0)
 | [$disks[] | select(.host == $host)] as $hd
 | select($hd | length > 0)
 | ($metaOf[$id] // {}) as $m
-| (($m.device_ids // "") | values) as $devids
-| (($m.device_paths // "") | values) as $devpaths
+| (($m.device_ids // "") | entry_values) as $devids
+| (($m.device_paths // "") | entry_values) as $devpaths
 | ([$hd[] | . as $d | select(($d.serial != "" and any($devids[]; . == $d.serial or endswith("_" + $d.serial))) or ($d.path != "" and any($devpaths[]; . == $d.path))) | .class] | unique) as $bydisk
 | ($hd | map(.class) | unique) as $hostClasses
 | (($m.rotational // $m.bluestore_bdev_rotational // "") | tostring) as $rot
@@ -243,6 +249,8 @@ ${bashArray(
 )}
 rgw_user=${shq(input.rgw?.user ?? "")}
 rgw_display_name=${shq(input.rgw?.displayName ?? "")}
+rgw_bucket=${shq(input.rgw?.bucket ?? "")}
+rgw_url=${shq(input.rgw ? `http://${input.rgw.endpoint.address}:${intLiteral("rgw port", input.rgw.endpoint.port)}` : "")}
 
 # jq programs (code of this script, not data).
 jq_class_plan=${shq(JQ_CLASS_PLAN)}
@@ -275,7 +283,11 @@ json_words() { jq -n -c '$ARGS.positional' --args "$@"; }
 for tool in ceph rbd jq; do
   command -v "$tool" >/dev/null || die "$tool is not installed on this host"
 done
-if [[ -n "$rgw_user" ]]; then command -v radosgw-admin >/dev/null || die "radosgw-admin is not installed on this host"; fi
+if [[ -n "$rgw_user" ]]; then
+  for tool in radosgw-admin curl; do
+    command -v "$tool" >/dev/null || die "$tool is not installed on this host"
+  done
+fi
 
 # 1. OSD device classes.
 tree=$(cj osd tree)
@@ -322,20 +334,25 @@ rule_name_of() { jq -r --arg id "$1" '.[] | select((.rule_id | tostring) == $id)
 # 3. New pools land on the default class rule.
 default_rule_id=$(rule_id "$default_rule")
 [[ -n "$default_rule_id" ]] || die "crush rule $default_rule is missing"
-current=$(ceph config get mon osd_pool_default_crush_rule)
+config=$(cj config dump)
+# What the monitors use: a mon-section value, else a global one, else Ceph's default (-1).
+current=$(jq -r '[(.[] | select(.name == "osd_pool_default_crush_rule" and .section == "mon") | .value),
+  (.[] | select(.name == "osd_pool_default_crush_rule" and .section == "global") | .value), "-1"] | .[0]' <<<"$config")
 if [[ "$current" != "$default_rule_id" ]]; then
   act ceph config set mon osd_pool_default_crush_rule "$default_rule_id"
   say "osd_pool_default_crush_rule $current -> $default_rule_id ($default_rule)"
 fi
 
-# 4. RBD pools for Kubernetes volumes.
+# 4. RBD pools for Kubernetes volumes. (pools_stale: a change since the last read of the pools.)
 pools=$(cj osd pool ls detail)
+pools_stale=0
 pool_state() { jq -r --arg p "$1" "$jq_pool" <<<"$pools"; }
 for i in "\${!pool_names[@]}"; do
   pool=\${pool_names[$i]}
   rule=\${pool_rules[$i]}
   if [[ -z "$(pool_state "$pool")" ]]; then
     act ceph osd pool create "$pool" "\${pool_pg_nums[$i]}" "\${pool_pg_nums[$i]}" replicated "$rule"
+    pools_stale=1
     say "pool $pool created on rule $rule"
     pools=$(cj osd pool ls detail)
   fi
@@ -343,6 +360,7 @@ for i in "\${!pool_names[@]}"; do
   IFS=$'\\t' read -r rule_now size min_size autoscale apps <<<"$state"
   if [[ "$rule_now" != "$(rule_id "$rule")" ]]; then
     act ceph osd pool set "$pool" crush_rule "$rule"
+    pools_stale=1
     say "pool $pool crush_rule '$(rule_name_of "$rule_now")' -> '$rule'"
   fi
   if [[ "$size" != "\${pool_sizes[$i]}" ]]; then
@@ -366,17 +384,41 @@ for i in "\${!pool_names[@]}"; do
   fi
 done
 
-# 5. The S3 backup user (cold tier and backups). Its keys stay inside RGW.
+# 5. The cold tier: the S3 backup user and its bucket. The user's keys stay in variables and
+# reach curl through its config on stdin, never a command line or the output.
 if [[ -n "$rgw_user" ]]; then
   users=$(radosgw-admin user list)
   if ! jq -e --arg u "$rgw_user" 'index($u) != null' <<<"$users" >/dev/null; then
     act radosgw-admin user create --uid="$rgw_user" --display-name="$rgw_display_name"
+    pools_stale=1
     say "rgw user $rgw_user created"
+  fi
+  owned=$(radosgw-admin bucket list --uid="$rgw_user")
+  if ! jq -e --arg b "$rgw_bucket" 'index($b) != null' <<<"$owned" >/dev/null; then
+    all=$(radosgw-admin bucket list)
+    if jq -e --arg b "$rgw_bucket" 'index($b) != null' <<<"$all" >/dev/null; then
+      die "bucket $rgw_bucket exists but belongs to another user; the model gives it to $rgw_user (radosgw-admin bucket link --bucket=$rgw_bucket --uid=$rgw_user moves it, with its data)"
+    fi
+    # RGW daemons come from cephadm's spec and may still be starting: wait for the endpoint.
+    for ((try = 0; ; try++)); do
+      if curl -fsS --max-time 5 -o /dev/null "$rgw_url/"; then break; fi
+      ((try < 90)) || die "the S3 endpoint $rgw_url does not answer"
+      sleep 2
+    done
+    credentials=$(radosgw-admin user info --uid="$rgw_user" |
+      jq -r --arg u "$rgw_user" '[.keys[] | select(.user == $u)][0] | "user = \\"\\(.access_key):\\(.secret_key)\\""')
+    if ! out=$(printf '%s\\n' "$credentials" | curl -fsS --max-time 30 -K - --aws-sigv4 'aws:amz:us-east-1:s3' \\
+      -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X PUT "$rgw_url/$rgw_bucket" 2>&1); then
+      printf '%s\\n' "$out" >&2
+      die "creating bucket $rgw_bucket through $rgw_url failed"
+    fi
+    say "rgw bucket $rgw_bucket created for $rgw_user"
+    pools_stale=1
   fi
 fi
 
 # 6. Every other pool onto the default class rule (the autoscaler skips overlapping roots).
-pools=$(cj osd pool ls detail)
+if ((pools_stale)); then pools=$(cj osd pool ls detail); fi
 plain=$(printf '%s\\n%s\\n' "$rules" "$pools" | jq -r -s "$jq_plain_root_pools")
 while IFS=$'\\t' read -r pool rule_now; do
   [[ -n "$pool" ]] || continue
@@ -398,7 +440,6 @@ fi
 
 # 8. The manager's Prometheus module, bound per manager before it is enabled.
 mgr_dump=$(cj mgr dump)
-config=$(cj config dump)
 mapfile -t managers < <(jq -r '.active_name, (.standbys[]?.name) | select(. != null and . != "")' <<<"$mgr_dump")
 mgr_address() {
   local j
@@ -425,9 +466,10 @@ for mgr in "\${managers[@]}"; do
     fi
   done
 done
-if ! cj mgr module ls | jq -e '.enabled_modules | index("prometheus") != null' >/dev/null; then
+if ! jq -e '.modules | index("prometheus") != null' <<<"$mgr_dump" >/dev/null; then
   act ceph mgr module enable prometheus
   say "mgr module prometheus enabled"
+  rebind=1
 elif ((rebind)); then
   act ceph mgr module disable prometheus
   act ceph mgr module enable prometheus
@@ -436,7 +478,7 @@ fi
 # Verify: the active manager advertises the model's URL (the manager respawns to load the
 # module, which takes seconds to a minute).
 for ((try = 0; ; try++)); do
-  mgr_dump=$(cj mgr dump)
+  if ((try > 0 || rebind)); then mgr_dump=$(cj mgr dump); fi
   active=$(jq -r '.active_name // ""' <<<"$mgr_dump")
   url=$(jq -r '.services.prometheus // ""' <<<"$mgr_dump")
   if [[ -n "$active" ]] && address=$(mgr_address "$active") && [[ "$url" == "http://$address:$prometheus_port/" ]]; then
@@ -454,9 +496,9 @@ fi
 }
 
 /**
- * The command that reads the secrets back, for a secret output: prints
- * `{"csi":{"client","key"},"s3":{"user","accessKey","secretKey"}}` (s3 null without RGW).
- * Nothing reaches a command line: the JSON travels through variables and a pipe.
+ * The command that reads the secrets back, for a secret output: prints one JSON object
+ * `{"csiClient","csiKey","s3User","s3AccessKey","s3SecretKey"}` (the s3 fields null without
+ * a cold tier). Nothing reaches a command line: the JSON travels through variables and a pipe.
  */
 export function renderCephReadKeys(input: Pick<CephConfigureInput, "csi" | "rgw">): string {
   return `#!/usr/bin/env bash
@@ -470,10 +512,10 @@ user='null'
 if [[ -n "$rgw_user" ]]; then user=$(radosgw-admin user info --uid="$rgw_user"); fi
 printf '%s\\n%s\\n' "$auth" "$user" | jq -c -s --arg client "$csi_client" --arg u "$rgw_user" '
   (.[0][0].key // error("no key for " + $client)) as $key
-  | (if $u == "" then null
+  | (if $u == "" then {}
      else ([.[1].keys[]? | select(.user == $u)][0] // error("no S3 keys for user " + $u))
-       | {user: $u, accessKey: .access_key, secretKey: .secret_key}
      end) as $s3
-  | {csi: {client: $client, key: $key}, s3: $s3}'
+  | {csiClient: $client, csiKey: $key, s3User: (if $u == "" then null else $u end),
+     s3AccessKey: $s3.access_key, s3SecretKey: $s3.secret_key}'
 `;
 }

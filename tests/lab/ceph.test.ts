@@ -73,6 +73,21 @@ function snapshot(lab: CephLab): unknown {
   };
 }
 
+interface Keys {
+  csiClient: string;
+  csiKey: string;
+  s3User: string | null;
+  s3AccessKey: string;
+  s3SecretKey: string;
+}
+
+function readKeys(lab: CephLab): Keys {
+  const r = lab.runScript(renderCephReadKeys(lab.plan.configure));
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  return JSON.parse(r.stdout) as Keys;
+}
+
 /** Which OSD ids the lab created for which class (ids are handed out in the lab's order). */
 function osdIdsOf(lab: CephLab, deviceClass: string): number[] {
   return lab.osds.map((o, i) => (o.deviceClass === deviceClass ? i : -1)).filter((i) => i >= 0);
@@ -231,7 +246,9 @@ for (const stack of ["dev", "prod"] as const) {
         ...c.pools.map((p) => `changed: pool ${p.name} created on rule ${p.rule}`),
         ...c.pools.map((p) => `changed: pool ${p.name} initialised for rbd`),
         `changed: mgr module prometheus enabled`,
-        ...(c.rgw ? [`changed: rgw user ${c.rgw.user} created`] : []),
+        ...(c.rgw
+          ? [`changed: rgw user ${c.rgw.user} created`, `changed: rgw bucket ${c.rgw.bucket} created for ${c.rgw.user}`]
+          : []),
       ];
       for (const e of expect) assert.ok(lines.includes(e), `missing '${e}' in:\n${r.stdout}`);
       assert.ok(lines.some((x) => x.startsWith(`changed: ${c.csi.client} created with caps `)));
@@ -309,56 +326,32 @@ for (const stack of ["dev", "prod"] as const) {
 
     it("reads the keys back as JSON, and no change log ever carried them", () => {
       const l = lab!;
-      const r = l.runScript(renderCephReadKeys(plan.configure));
-      assert.equal(r.status, 0, r.stderr);
-      const keys = JSON.parse(r.stdout) as {
-        csi: { client: string; key: string };
-        s3: { user: string; accessKey: string; secretKey: string } | null;
-      };
-      assert.equal(keys.csi.client, plan.configure.csi.client);
-      assert.match(keys.csi.key, /^[A-Za-z0-9+/]{38}==$/);
-      assert.ok(keys.s3 && keys.s3.accessKey.length >= 16 && keys.s3.secretKey.length >= 32);
-      for (const secret of [keys.csi.key, keys.s3.secretKey])
+      const keys = readKeys(l);
+      assert.equal(keys.csiClient, plan.configure.csi.client);
+      assert.match(keys.csiKey, /^[A-Za-z0-9+/]{38}==$/);
+      assert.equal(keys.s3User, plan.configure.rgw?.user);
+      assert.ok(keys.s3AccessKey.length >= 16 && keys.s3SecretKey.length >= 32);
+      for (const secret of [keys.csiKey, keys.s3SecretKey])
         assert.ok(!(firstRun!.stdout + firstRun!.stderr).includes(secret), "the first run's output carries no secret");
     });
 
-    it("the S3 endpoint takes a PUT and a GET with the backup user's keys", async () => {
+    it("the S3 endpoint takes a PUT and a GET in the planned bucket with the backup user's keys", () => {
       const l = lab!;
-      assert.ok(l.rgw, "the plan has an RGW host");
-      const keys = JSON.parse(l.runScript(renderCephReadKeys(plan.configure)).stdout) as {
-        s3: { accessKey: string; secretKey: string };
-      };
-      const base = `http://${l.rgw.address}:${l.rgw.port}`;
+      const rgw = plan.configure.rgw;
+      assert.ok(l.rgw && rgw, "the plan has a cold tier and an RGW host");
+      const keys = readKeys(l);
+      const base = `http://${rgw.endpoint.address}:${rgw.endpoint.port}/${rgw.bucket}`;
       // The keys reach curl through its config on stdin, never its command line.
       const curl = (method: string, url: string, data?: string): string => {
-        const cfg = `user = "${keys.s3.accessKey}:${keys.s3.secretKey}"\n`;
-        const args = [
-          "-fsS",
-          "--aws-sigv4",
-          "aws:amz:us-east-1:s3",
-          "-H",
-          "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-          "-K",
-          "-",
-          "-X",
-          method,
-        ];
+        const cfg = `user = "${keys.s3AccessKey}:${keys.s3SecretKey}"\n`;
+        const args = ["-fsS", "--aws-sigv4", "aws:amz:us-east-1:s3", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"];
+        args.push("-K", "-", "-X", method);
         if (data !== undefined) args.push("--data-binary", data);
         return l.exec("curl", [...args, url], cfg);
       };
       const body = `estate ${stack} backup ${process.pid}`;
-      // radosgw answers a few seconds after it starts: retry the bucket creation briefly.
-      for (let i = 0; ; i++) {
-        try {
-          curl("PUT", `${base}/estate-lab`);
-          break;
-        } catch (e) {
-          if (i >= 20) throw e;
-          await sleep(1000);
-        }
-      }
-      curl("PUT", `${base}/estate-lab/hello.txt`, body);
-      assert.equal(curl("GET", `${base}/estate-lab/hello.txt`), body);
+      curl("PUT", `${base}/hello.txt`, body);
+      assert.equal(curl("GET", `${base}/hello.txt`), body);
     });
 
     it("the manager's Prometheus endpoint answers with ceph_health_status on the planned address", async () => {
