@@ -85,6 +85,8 @@ for (const stack of ["dev", "prod"]) {
           assert.equal(text, "[secret]\n");
           continue;
         }
+        // Only data chosen at deployment (the Ceph fsid, a random UUID) may be unknown in a preview.
+        if (e.unknown && e.kind === "data") continue;
         assert.equal(e.unknown, undefined, `${e.path} is known at preview`);
         assert.equal(createHash("sha256").update(text).digest("hex"), e.sha256, e.path);
         assert.equal(inputValue(plan, e.urn, e.property), text, `${e.path} is ${e.urn} input ${e.property}`);
