@@ -80,6 +80,18 @@ const baseline: BaselineInput = baselineInputFor(
 );
 
 describe("node renderers", () => {
+  it("node and fabric renderers import no config module (input.ts adapts the model)", () => {
+    for (const f of ["components/node/render.ts", "components/fabric/render.ts"]) {
+      const imports = fs.readFileSync(path.join(PROJECT_DIR, f), "utf8").match(/^import .* from "[^"]+";$/gm) ?? [];
+      assert.deepEqual(
+        imports.filter((l) => /config\//.test(l)),
+        [],
+        f,
+      );
+      assert.ok(imports.length > 0, f);
+    }
+  });
+
   describe("golden files: prod ctl-1 and lb-1", () => {
     for (const host of ["ctl-1", "lb-1"]) {
       const server = prod.servers.find((s) => s.name === host)!;
