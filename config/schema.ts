@@ -390,6 +390,18 @@ export const FrontendOptions = z
   })
   .strict();
 
+/** The K3s binary's SHA-256 as printed by `sha256sum` (64 lower-case hex digits). */
+const Sha256Hex = matching(
+  /^[0-9a-f]{64}$/,
+  "must be a SHA-256 in lower-case hex (64 digits); copy it from sha256sum-amd64.txt of the K3s release",
+);
+
+/** A cron schedule of five fields (what K3s' `etcd-snapshot-schedule-cron` takes). */
+const Cron = matching(
+  /^[0-9*/,-]{1,40}( [0-9*/,-]{1,40}){4}$/,
+  "must be a cron schedule of five fields of digits and * / , -; write it like '0 */6 * * *'",
+);
+
 export const KubernetesOptions = z
   .object({
     /** Require an odd number (at least 3) of `k8s-server` nodes. @default true */
@@ -402,6 +414,61 @@ export const KubernetesOptions = z
       })
       .strict()
       .default({ https: 30443, http: 30080 }),
+    /**
+     * Where the K3s binary comes from: `<url>/<version>/k3s` (the GitHub release layout,
+     * `+` escaped), verified against `sha256` before it ever runs. The hosts are amd64
+     * (the inventory has no other architecture).
+     */
+    k3s: z
+      .object({
+        /** Base URL of the release mirror. @default "https://github.com/k3s-io/k3s/releases/download" */
+        url: matching(
+          /^https?:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~%-]{1,128}){0,16}$/,
+          "must be an http(s) URL of a release mirror without a trailing slash; write it like https://mirror.example.net/k3s",
+        ).default("https://github.com/k3s-io/k3s/releases/download"),
+        /** SHA-256 of the amd64 binary of `versions.k3s` (required: there is no default for a checksum). */
+        sha256: Sha256Hex.optional(),
+      })
+      .strict()
+      .default({ url: "https://github.com/k3s-io/k3s/releases/download" }),
+    /**
+     * The API endpoint ops scripts and the Provider use (TCP 6443), on the tier that
+     * survives any one server: the front tier's VIP forwards it to every K3s server.
+     * Both go into the servers' TLS SANs.
+     */
+    apiEndpoint: z
+      .object({
+        /** DNS name of the endpoint. @default "api.<site.domain>" */
+        name: formatted(
+          253,
+          (d) => isDnsName(d) && /[a-z]/.test(d),
+          "must be a lower-case DNS name; write it like api.estate.example.net",
+        ).optional(),
+        /** Its address. @default frontend.vip */
+        address: Ipv4.optional(),
+      })
+      .strict()
+      .default({}),
+    /** etcd snapshots of the control plane, kept on the servers and in the cold tier's bucket. */
+    etcdSnapshots: z
+      .object({
+        /** @default "0 *\/6 * * *" (every six hours) */
+        schedule: Cron.default("0 */6 * * *"),
+        /** Snapshots kept (per node locally, and in S3). @default 28 (a week at four a day) */
+        retention: z.number().int().min(1).max(1000).default(28),
+      })
+      .strict()
+      .default({ schedule: "0 */6 * * *", retention: 28 }),
+    /**
+     * Upgrades roll: servers one at a time, then agents in batches of at most this share
+     * of the agents (at least one node), each batch after the previous is Ready. @default 25
+     */
+    agentBatchPercent: z.number().int().min(1).max(100).default(25),
+    /**
+     * Namespaces for the applications: created with a default-deny policy that admits only
+     * DNS, the mesh, monitoring scrapes and the ingress gateway. @default ["apps"]
+     */
+    applicationNamespaces: z.array(Hostname).min(1).max(64).default(["apps"]),
   })
   .strict();
 

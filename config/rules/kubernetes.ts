@@ -1,9 +1,11 @@
 /**
- * Kubernetes: a K3s server quorum, one K3s role per node, and ingress NodePorts that
- * collide with no other port the model gives the Kubernetes nodes.
+ * Kubernetes: a K3s server quorum, one K3s role per node, the resources K3s needs on each
+ * Kubernetes node, the K3s binary's checksum, the API endpoint on the front tier's VIP, and
+ * ingress NodePorts that collide with no other port the model gives the Kubernetes nodes.
+ * (Pod and service CIDRs against each other and every pool: `pools.ts`.)
  */
 import { isKubernetesNode } from "../model";
-import type { Problems } from "../problems";
+import { type Problems, show } from "../problems";
 import type { RuleInput } from ".";
 
 export function kubernetesRules({ config }: RuleInput, problems: Problems): void {
@@ -17,8 +19,23 @@ export function kubernetesRules({ config }: RuleInput, problems: Problems): void
         );
     });
   if (servers && kubernetes) quorum(servers, "k8s-server", kubernetes.highAvailability, "kubernetes", problems);
+  if (servers) resources(servers, problems);
 
   if (!kubernetes) return;
+  // A missing or all-zero checksum warns rather than fails, so that partial and synthetic
+  // configs still plan; either way the install script refuses the binary at verification.
+  const sha = kubernetes.k3s.sha256;
+  if (sha === undefined || /^0+$/.test(sha))
+    problems.warn(
+      "kubernetes.k3s.sha256",
+      `${sha === undefined ? "(missing)" : "is a placeholder (all zeros)"}: every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of ${config.versions?.k3s ?? "versions.k3s"}`,
+    );
+  const api = kubernetes.apiEndpoint.address;
+  if (api !== undefined && frontend && api !== frontend.vip)
+    problems.add(
+      "kubernetes.apiEndpoint.address",
+      `${show(api)} is not frontend.vip (${frontend.vip}); the balancers forward the API (TCP ${K3S_API_PORT}) on the VIP only, leave it unset or set it to the VIP`,
+    );
   const ports = kubernetes.ingressNodePorts;
   if (ports.https === ports.http)
     problems.add(
@@ -63,4 +80,42 @@ export function quorum(
       `${key}.highAvailability`,
       `is true but there are ${n} ${role} nodes; use an odd number of at least 3 (3, 5, 7) or set it to false`,
     );
+}
+
+/** The K3s API server's port (the endpoint forwards the same port). */
+export const K3S_API_PORT = 6443;
+
+/**
+ * What K3s needs on a node, with room for what the estate runs on every node (Calico, the
+ * CSI node plugin, sidecars): K3s documents 2 cores / 2 GB for a server and 1 core / 512 MB
+ * for an agent; embedded etcd on the servers wants memory of its own.
+ */
+export const K3S_MINIMUM = {
+  "k8s-server": { cores: 2, memoryGiB: 4 },
+  "k8s-agent": { cores: 1, memoryGiB: 2 },
+} as const;
+
+function resources(
+  servers: readonly { readonly roles: readonly string[]; readonly hardware?: { cores?: number; memoryGiB?: number } }[],
+  problems: Problems,
+): void {
+  servers.forEach((s, i) => {
+    const role = s.roles.includes("k8s-server")
+      ? "k8s-server"
+      : s.roles.includes("k8s-agent")
+        ? "k8s-agent"
+        : undefined;
+    if (!role || !s.hardware) return;
+    const min = K3S_MINIMUM[role];
+    if (typeof s.hardware.cores === "number" && s.hardware.cores < min.cores)
+      problems.add(
+        `servers[${i}].hardware.cores`,
+        `${s.hardware.cores} is fewer than the ${min.cores} cores a ${role} node needs; give it at least ${min.cores} cores or drop the role`,
+      );
+    if (typeof s.hardware.memoryGiB === "number" && s.hardware.memoryGiB < min.memoryGiB)
+      problems.add(
+        `servers[${i}].hardware.memoryGiB`,
+        `${s.hardware.memoryGiB} is less than the ${min.memoryGiB} GiB a ${role} node needs; give it at least ${min.memoryGiB} GiB or drop the role`,
+      );
+  });
 }

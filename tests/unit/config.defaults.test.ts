@@ -60,7 +60,15 @@ describe("config validation: defaults", () => {
       maximumPaths: 64,
       oversubscriptionLimit: 3,
     });
-    assert.deepEqual(e.kubernetes, { highAvailability: true, ingressNodePorts: { https: 30443, http: 30080 } });
+    assert.deepEqual(e.kubernetes, {
+      highAvailability: true,
+      ingressNodePorts: { https: 30443, http: 30080 },
+      k3s: { url: "https://github.com/k3s-io/k3s/releases/download" },
+      apiEndpoint: {},
+      etcdSnapshots: { schedule: "0 */6 * * *", retention: 28 },
+      agentBatchPercent: 25,
+      applicationNamespaces: ["apps"],
+    });
     assert.deepEqual(e.ceph, {
       highAvailability: true,
       replicas: 3,
