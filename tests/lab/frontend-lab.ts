@@ -6,23 +6,24 @@
  * node's name and the X-Forwarded-* headers it got. Co-located balancers (dev) run their
  * backend in the balancer's own namespace, as on the real host.
  *
- * The balancers run the planned nginx.conf and keepalived.conf. Only these strings are
- * substituted (paths a namespace needs for itself, and the test certificate); everything
- * else is byte for byte the plan (see `SUBSTITUTED`):
- *   /run/nginx.pid                      -> <node>/nginx.pid
- *   /var/log/nginx/                     -> <node>/log/
- *   /var/lib/nginx/                     -> <node>/tmp/
- *   /etc/nginx/tls/frontend.crt|.key    -> the plan-only test pair (tests/fixtures)
- *   /etc/keepalived/frontend-auth.conf  -> <node>/frontend-auth.conf (a lab password; the
- *                                          planned include is secret, rendered by the same renderer)
+ * The balancers run the planned nginx.conf, keepalived.conf, Nginx check and VRRP filter.
+ * Only these strings are substituted (paths a namespace needs for itself, and the test
+ * certificate); everything else is byte for byte the plan (the test prints the list):
+ *   /run/nginx.pid                          -> <node>/nginx.pid
+ *   /var/log/nginx/                         -> <node>/log/
+ *   /var/lib/nginx/                         -> <node>/tmp/
+ *   /etc/nginx/tls/frontend.crt|.key        -> the plan-only test pair (tests/fixtures)
+ *   /etc/keepalived/estate-nginx-check.sh   -> <node>/nginx-check.sh (the planned script)
  * keepalived gets its three pid files in <node>/ as flags. `net.ipv4.ip_nonlocal_bind=1`
  * is set in each balancer namespace, as the planned node baseline does on a balancer.
+ * There is no systemd here: `supervisedRestart` does what the planned drop-in tells
+ * systemd to do (its ExecStopPost, RestartSec and ExecStartPre lines, read from the plan).
  */
 import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FRONTEND_PATHS, renderVrrpAuth } from "../../components/frontend/render";
+import { FRONTEND_PATHS, VRRP_FILTER_TABLE } from "../../components/frontend/render";
 import type { PlanResult } from "../helpers/plan";
 import { PROJECT_DIR } from "../helpers/plan";
 import { cleanupStale as cleanupStaleNamespaces, isAlive, killNamespace, run, sleep, sleepSync } from "./netns";
@@ -86,6 +87,7 @@ export class FrontendLab {
   readonly substituted: [string, string][] = [];
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
+  private readonly load: ChildProcess[] = [];
 
   constructor(
     readonly stack: string,
@@ -137,6 +139,19 @@ export class FrontendLab {
     run("ip", ["-n", ns, "link", "set", "lo", "up"]);
   }
 
+  private port = 0;
+  /** The switch-side ports of each namespace's links. */
+  private readonly bridgePorts = new Map<string, string[]>();
+
+  /** A veth from `ns` (named `iface`) to a bridge of the switch namespace. */
+  private attach(ns: string, iface: string, bridge: string): void {
+    const peer = `p${this.port++}`;
+    this.bridgePorts.set(ns, [...(this.bridgePorts.get(ns) ?? []), peer]);
+    run("ip", ["link", "add", iface, "netns", ns, "type", "veth", "peer", "name", peer, "netns", this.sw]);
+    run("ip", ["-n", this.sw, "link", "set", peer, "master", bridge, "up"]);
+    run("ip", ["-n", ns, "link", "set", iface, "up"]);
+  }
+
   /** Namespaces, links, addresses and routes. */
   build(): void {
     this.addNs(this.sw);
@@ -144,13 +159,7 @@ export class FrontendLab {
       run("ip", ["-n", this.sw, "link", "add", br, "type", "bridge"]);
       run("ip", ["-n", this.sw, "link", "set", br, "up"]);
     }
-    let port = 0;
-    const attach = (ns: string, iface: string, bridge: string): void => {
-      const peer = `p${port++}`;
-      run("ip", ["link", "add", iface, "netns", ns, "type", "veth", "peer", "name", peer, "netns", this.sw]);
-      run("ip", ["-n", this.sw, "link", "set", peer, "master", bridge, "up"]);
-      run("ip", ["-n", ns, "link", "set", iface, "up"]);
-    };
+    const attach = (ns: string, iface: string, bridge: string): void => this.attach(ns, iface, bridge);
     // Front segment: balancers and the client.
     for (const b of this.balancers) {
       this.addNs(b.ns);
@@ -212,7 +221,7 @@ http {
     this.stopByPidFile(path.join(u.dir, "nginx.pid"));
   }
 
-  private stopByPidFile(file: string, signal: NodeJS.Signals = "SIGTERM"): void {
+  stopByPidFile(file: string, signal: NodeJS.Signals = "SIGTERM"): void {
     if (!fs.existsSync(file)) return;
     const pid = Number(fs.readFileSync(file, "utf8").trim());
     if (!pid || !isAlive(pid)) return;
@@ -231,23 +240,240 @@ http {
     return out;
   }
 
-  /** Writes the planned configs with the allowed substitutions; returns the check outputs. */
-  prepareBalancer(b: Balancer, vrrpPassword: string): void {
+  /** Writes the planned files with the allowed substitutions. */
+  prepareBalancer(b: Balancer): void {
     for (const d of ["log", "tmp"]) fs.mkdirSync(path.join(b.dir, d), { recursive: true });
     run("chown", ["-R", "www-data", path.join(b.dir, "tmp")]);
-    const nginx = this.substitute(this.plan.artifact(`frontend/${b.name}/nginx.conf`), [
+    fs.writeFileSync(
+      path.join(b.dir, "nginx.conf"),
+      this.nginxConfOf(b, this.plan.artifact(`frontend/${b.name}/nginx.conf`)),
+    );
+    const ka = this.substitute(this.plan.artifact(`frontend/${b.name}/keepalived.conf`), [
+      [FRONTEND_PATHS.nginxCheck, `${b.dir}/nginx-check.sh`],
+    ]);
+    fs.writeFileSync(path.join(b.dir, "keepalived.conf"), ka);
+    fs.writeFileSync(path.join(b.dir, "nginx-check.sh"), this.plan.artifact(`frontend/${b.name}/nginx-check.sh`), {
+      mode: 0o755,
+    });
+    fs.writeFileSync(path.join(b.dir, "vrrp-filter.nft"), this.plan.artifact(`frontend/${b.name}/vrrp-filter.nft`));
+  }
+
+  /** A planned nginx.conf with the namespace's paths and `cert`/`key` (default: the fixture pair). */
+  nginxConfOf(b: Balancer, planned: string, cert: string = CERT, key: string = KEY): string {
+    return this.substitute(planned, [
       [FRONTEND_PATHS.nginxPid, `${b.dir}/nginx.pid`],
       [FRONTEND_PATHS.nginxLogDir, `${b.dir}/log/`],
       [FRONTEND_PATHS.nginxTempDir, `${b.dir}/tmp/`],
-      [FRONTEND_PATHS.tlsCertificate, CERT],
-      [FRONTEND_PATHS.tlsKey, KEY],
+      [FRONTEND_PATHS.tlsCertificate, cert],
+      [FRONTEND_PATHS.tlsKey, key],
     ]);
-    fs.writeFileSync(path.join(b.dir, "nginx.conf"), nginx);
-    const ka = this.substitute(this.plan.artifact(`frontend/${b.name}/keepalived.conf`), [
-      [FRONTEND_PATHS.vrrpAuth, `${b.dir}/frontend-auth.conf`],
+  }
+
+  /** Writes a new nginx.conf for `b`, checks it and reloads Nginx as Debian's unit does (`nginx -s reload`). */
+  reloadNginx(b: Balancer, conf: string): void {
+    fs.writeFileSync(path.join(b.dir, "nginx.conf"), conf);
+    this.nginxCheck(b);
+    this.exec(b.ns, `nginx -p ${b.dir}/ -e ${b.dir}/log/error.log -c ${b.dir}/nginx.conf -s reload`);
+  }
+
+  /**
+   * A second self-signed certificate for the lab's TLS name (a certificate rotation), and a
+   * CA bundle that trusts both it and the fixture, for clients during the roll.
+   */
+  newCertificate(): { cert: string; key: string; bundle: string } {
+    const cert = path.join(this.dir, "rotated.crt");
+    const key = path.join(this.dir, "rotated.key");
+    run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${TLS_NAME}`,
+      "-addext",
+      `subjectAltName=DNS:${TLS_NAME}`,
+      "-keyout",
+      key,
+      "-out",
+      cert,
     ]);
-    fs.writeFileSync(path.join(b.dir, "keepalived.conf"), ka);
-    fs.writeFileSync(path.join(b.dir, "frontend-auth.conf"), renderVrrpAuth(vrrpPassword), { mode: 0o600 });
+    run("chmod", ["0644", key]);
+    const bundle = path.join(this.dir, "bundle.crt");
+    fs.writeFileSync(bundle, fs.readFileSync(CERT, "utf8") + fs.readFileSync(cert, "utf8"));
+    return { cert, key, bundle };
+  }
+
+  /** The SHA-256 fingerprint of the certificate the VIP serves now. */
+  servedFingerprint(): string {
+    const out = run("ip", [
+      "netns",
+      "exec",
+      this.client,
+      "sh",
+      "-c",
+      `openssl s_client -connect ${this.vip}:${this.ports.https} -servername ${TLS_NAME} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+    ]);
+    return out.trim().split("=")[1];
+  }
+
+  fingerprintOf(certFile: string): string {
+    return run("openssl", ["x509", "-noout", "-fingerprint", "-sha256", "-in", certFile]).trim().split("=")[1];
+  }
+
+  /** Loads the planned VRRP filter in `b`'s namespace (`nft -f`); returns the table as nft lists it. */
+  loadFilter(b: Balancer): string {
+    this.exec(b.ns, `nft -f ${b.dir}/vrrp-filter.nft`);
+    return this.listFilter(b);
+  }
+
+  listFilter(b: Balancer): string {
+    return this.exec(b.ns, `nft list table inet ${VRRP_FILTER_TABLE}`);
+  }
+
+  /** VRRP packets the filter dropped on `b` so far. */
+  filterDrops(b: Balancer): number {
+    const m = /meta l4proto (?:112|vrrp) counter packets (\d+) bytes \d+ drop/.exec(this.listFilter(b));
+    if (!m) throw new Error(`no drop counter in the VRRP filter of ${b.name}`);
+    return Number(m[1]);
+  }
+
+  unloadFilter(b: Balancer): void {
+    spawnSync("ip", ["netns", "exec", b.ns, "nft", "delete", "table", "inet", VRRP_FILTER_TABLE], { stdio: "ignore" });
+  }
+
+  /** What the planned systemd drop-in tells systemd to do when keepalived stops and starts. */
+  dropIn(b: Balancer): { stopPost: string[]; startPre: string[]; restartSec: number; restart: string } {
+    const text = this.plan.artifact(`frontend/${b.name}/keepalived.service.d/estate.conf`);
+    const all = (k: string): string[] => [...text.matchAll(new RegExp(`^${k}=(.*)$`, "gm"))].map((m) => m[1]);
+    const restartSec = /^RestartSec=(\d+(?:\.\d+)?)s?$/m.exec(text)?.[1];
+    const restart = /^Restart=(\S+)$/m.exec(text)?.[1];
+    if (!restartSec || !restart) throw new Error(`no Restart/RestartSec in ${b.name}'s keepalived drop-in`);
+    return { stopPost: all("ExecStopPost"), startPre: all("ExecStartPre"), restartSec: Number(restartSec), restart };
+  }
+
+  /** Runs drop-in command lines in `b`'s namespace; a leading `-` lets one fail, as in systemd. */
+  private runUnitLines(b: Balancer, lines: readonly string[]): void {
+    for (const line of lines) {
+      const ignore = line.startsWith("-");
+      const r = spawnSync("ip", ["netns", "exec", b.ns, "sh", "-c", ignore ? line.slice(1) : line], {
+        encoding: "utf8",
+      });
+      if (r.status !== 0 && !ignore) throw new Error(`${b.name}: ${line}: ${r.stderr}`);
+    }
+  }
+
+  /** Kills every keepalived process of `b` with SIGKILL (a crash: nothing of keepalived runs after it). */
+  killKeepalived(b: Balancer): void {
+    const pids = ["keepalived.pid", "vrrp.pid", "checkers.pid"]
+      .map((f) => path.join(b.dir, f))
+      .filter((f) => fs.existsSync(f))
+      .map((f) => Number(fs.readFileSync(f, "utf8").trim()))
+      .filter((pid) => pid > 0 && isAlive(pid));
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 100 && pids.some(isAlive); i++) sleepSync(20);
+    if (pids.some(isAlive)) throw new Error(`keepalived of ${b.name} survived SIGKILL`);
+  }
+
+  /**
+   * What systemd does with the planned drop-in when keepalived died: ExecStopPost at once,
+   * RestartSec later ExecStartPre, then keepalived again (Restart=always).
+   */
+  async supervisedRestart(b: Balancer): Promise<void> {
+    const unit = this.dropIn(b);
+    if (unit.restart !== "always") throw new Error(`${b.name}: the drop-in does not restart keepalived always`);
+    this.runUnitLines(b, unit.stopPost);
+    await sleep(unit.restartSec * 1000);
+    this.runUnitLines(b, unit.startPre);
+    this.startKeepalived(b);
+  }
+
+  /** Keeps every core busy (plain busy loops in the host namespace) until `stopLoad`. */
+  startLoad(): void {
+    this.stopLoad();
+    for (let i = 0; i < os.cpus().length; i++) {
+      const child = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+      this.load.push(child);
+      this.children.push(child);
+    }
+  }
+
+  stopLoad(): void {
+    for (const c of this.load) if (c.exitCode === null) c.kill("SIGKILL");
+    this.load.length = 0;
+  }
+
+  /** VRRP state changes `b`'s keepalived logged so far. */
+  transitions(b: Balancer): string[] {
+    return this.keepalivedLog(b)
+      .split("\n")
+      .filter((l) => /Entering (MASTER|BACKUP|FAULT) STATE/.test(l));
+  }
+
+  /**
+   * A foreign VRRP speaker on the front segment: a third keepalived (VRRPv3, the tier's
+   * VRID and VIP, priority 254, the same advert interval) sending unicast adverts to every
+   * balancer. (With another VIP, keepalived itself would discard its adverts.) It adds the
+   * VIP on its own NIC: no filter on the balancers stops a host on the segment from claiming
+   * an address; what the filter stops is the balancers giving the VIP up.
+   */
+  startForeign(): { address: string } {
+    const ns = `${this.prefix}-foreign`;
+    const dir = path.join(this.dir, "foreign");
+    fs.mkdirSync(dir, { recursive: true });
+    const size = 2 ** (32 - this.prefixLength);
+    const network = ipToInt(this.vip) - (ipToInt(this.vip) % size);
+    const address = intToIp(network + size - 3);
+    if (!this.namespaces.includes(ns)) {
+      this.addNs(ns);
+      this.attach(ns, "eth0", "brf");
+      run("ip", ["-n", ns, "addr", "add", `${address}/${this.prefixLength}`, "dev", "eth0"]);
+    }
+    const planned = this.plan.artifact(`frontend/${this.balancers[0].name}/keepalived.conf`);
+    const vrid = /^\s*virtual_router_id (\d+)$/m.exec(planned)?.[1];
+    const advert = /^\s*advert_int (\S+)$/m.exec(planned)?.[1];
+    if (!vrid || !advert) throw new Error("no virtual_router_id/advert_int in the planned keepalived.conf");
+    fs.writeFileSync(
+      path.join(dir, "keepalived.conf"),
+      `global_defs {
+    router_id foreign
+    vrrp_version 3
+}
+vrrp_instance foreign {
+    state MASTER
+    interface eth0
+    virtual_router_id ${vrid}
+    priority 254
+    advert_int ${advert}
+    unicast_src_ip ${address}
+    unicast_peer {
+${this.balancers.map((b) => `        ${b.address}`).join("\n")}
+    }
+    virtual_ipaddress {
+        ${this.vip}/${this.prefixLength} dev eth0
+    }
+}
+`,
+    );
+    this.exec(
+      ns,
+      `keepalived -n -l -D -P -f ${dir}/keepalived.conf -p ${dir}/keepalived.pid -r ${dir}/vrrp.pid -c ${dir}/checkers.pid ` +
+        `>>${dir}/keepalived.log 2>&1 </dev/null &`,
+    );
+    return { address };
+  }
+
+  foreignIsMaster(): boolean {
+    const f = path.join(this.dir, "foreign", "keepalived.log");
+    return fs.existsSync(f) && /Entering MASTER STATE/.test(fs.readFileSync(f, "utf8"));
+  }
+
+  stopForeign(): void {
+    this.stopByPidFile(path.join(this.dir, "foreign", "keepalived.pid"));
   }
 
   nginxCheck(b: Balancer): void {
@@ -293,6 +519,11 @@ http {
     return run("ip", ["-n", b.ns, "-4", "-o", "addr", "show", "dev", b.nic]).includes(` ${this.vip}/`);
   }
 
+  /** The balancers that hold the VIP now (`ip addr` in each namespace). */
+  vipHolders(): Balancer[] {
+    return this.balancers.filter((b) => this.holdsVip(b));
+  }
+
   /** The balancer that holds the VIP, waiting up to `ms`. */
   async waitForMaster(ms: number, among: readonly Balancer[] = this.balancers): Promise<Balancer> {
     const end = Date.now() + ms;
@@ -304,20 +535,28 @@ http {
     }
   }
 
+  /**
+   * A silent failure of `b`: its links stay up, and the switch drops every frame to or from
+   * them (a bridge-family nft table in the switch namespace, priority -500). Dropping in the
+   * switch, not in `b`, also stops what `b` sends through packet sockets (keepalived's
+   * gratuitous ARP), and `b` itself runs on (its Nginx check still passes), as in a real
+   * partition.
+   */
   blackhole(b: Balancer, on: boolean): void {
-    if (on)
+    const table = `lab_blackhole_${this.balancers.indexOf(b)}`;
+    if (on) {
+      const ports = this.bridgePorts.get(b.ns) ?? [];
+      if (!ports.length) throw new Error(`${b.name} has no switch ports`);
+      const set = `{ ${ports.join(", ")} }`;
       run(
         "ip",
-        ["netns", "exec", b.ns, "nft", "-f", "-"],
-        `table inet lab_blackhole {
-  chain input { type filter hook input priority -500; policy drop; }
-  chain forward { type filter hook forward priority -500; policy drop; }
-  chain output { type filter hook output priority -500; policy drop; }
+        ["netns", "exec", this.sw, "nft", "-f", "-"],
+        `table bridge ${table} {
+  chain forward { type filter hook forward priority -500; policy accept; iifname ${set} drop; oifname ${set} drop; }
 }
 `,
       );
-    else
-      spawnSync("ip", ["netns", "exec", b.ns, "nft", "delete", "table", "inet", "lab_blackhole"], { stdio: "ignore" });
+    } else spawnSync("ip", ["netns", "exec", this.sw, "nft", "delete", "table", "bridge", table], { stdio: "ignore" });
   }
 
   httpsUrl(p = "/"): string {
@@ -335,19 +574,25 @@ http {
 
   /**
    * Starts a probe loop in the client namespace: one HTTPS request through the VIP every
-   * ~10 ms (0.25 s timeout), one line per request: `<epoch s> <http code> <backend>`.
+   * ~10 ms (`timeout` s each, a new connection each), one line per request:
+   * `<epoch s> <http code> <backend> curl=<exit code>` (curl's messages in `<file>.err`).
    */
-  startProbe(file: string): ChildProcess {
-    const tls = this.curlTls().join(" ");
+  startProbe(file: string, timeout = 0.25, cacert = CERT): ChildProcess {
+    const tls = ["--cacert", cacert, ...this.curlTls().slice(2)].join(" ");
     const script = `export LC_ALL=C
-end=$((SECONDS+30))
+end=$((SECONDS+40))
 while (( SECONDS < end )); do
-  out=$(curl -sS -m 0.25 ${tls} -w ' %{http_code}' ${this.httpsUrl()} 2>/dev/null) || true
-  echo "$EPOCHREALTIME \${out##* } \${out%% *}"
+  rc=0
+  out=$(curl -sS -m ${timeout} ${tls} -w ' %{http_code}' ${this.httpsUrl()} 2>>${file}.err) || rc=$?
+  echo "$EPOCHREALTIME \${out##* } \${out%% *} curl=$rc"
   sleep 0.01
 done >${file}
 `;
-    const child = spawn("ip", ["netns", "exec", this.client, "bash", "-c", script], { stdio: "ignore" });
+    // At nice -10: the busy loops load the tier, not the measuring client (a real client is
+    // another machine).
+    const child = spawn("ip", ["netns", "exec", this.client, "nice", "-n", "-10", "bash", "-c", script], {
+      stdio: "ignore",
+    });
     this.children.push(child);
     return child;
   }
@@ -362,7 +607,9 @@ done >${file}
     for (const c of this.children) if (c.exitCode === null) c.kill("SIGKILL");
     for (const ns of [...this.namespaces].reverse()) killNamespace(ns);
     this.namespaces.length = 0;
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // FRONTEND_LAB_KEEP=1 keeps the run's files (logs, probe lines) for a post-mortem.
+    if (process.env.FRONTEND_LAB_KEEP) console.log(`      kept ${this.dir}`);
+    else fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -371,6 +618,8 @@ export interface ProbeResult {
   readonly failed: number;
   readonly okAfter: number;
   readonly backends: ReadonlySet<string>;
+  /** `<epoch s> curl=<exit code>` of each failed request after `t0`. */
+  readonly failures: readonly string[];
 }
 
 /**
@@ -383,17 +632,19 @@ export function analyzeProbe(file: string, t0: number): ProbeResult {
     .split("\n")
     .filter(Boolean)
     .map((l) => l.split(" "))
-    .map(([t, code, backend]) => ({ t: Number(t), ok: code === "200", backend: backend ?? "" }));
+    .map(([t, code, backend, rc]) => ({ t: Number(t), ok: code === "200", backend: backend ?? "", rc: rc ?? "" }));
   const lastBefore = [...lines].reverse().find((l) => l.ok && l.t <= t0);
   let prev = lastBefore?.t ?? t0;
   let gap = 0;
   let failed = 0;
+  const failures: string[] = [];
   let okAfter = 0;
   const backends = new Set<string>();
   for (const l of lines) {
     if (l.t <= t0) continue;
     if (!l.ok) {
       failed++;
+      failures.push(`${l.t.toFixed(3)} ${l.rc}`);
       continue;
     }
     okAfter++;
@@ -401,5 +652,5 @@ export function analyzeProbe(file: string, t0: number): ProbeResult {
     gap = Math.max(gap, l.t - prev);
     prev = l.t;
   }
-  return { failoverMs: Math.round(gap * 1000), failed, okAfter, backends };
+  return { failoverMs: Math.round(gap * 1000), failed, okAfter, backends, failures };
 }

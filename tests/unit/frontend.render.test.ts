@@ -102,7 +102,8 @@ describe("front tier renderers", () => {
     assert.match(one, /^\s+vrrp_version 3$/m);
     assert.match(one, new RegExp(`^\\s+advert_int ${ADVERT_INT}$`, "m"));
     assert.ok(ADVERT_INT < 1 / 3, "3 adverts + skew stay well under 1 s");
-    assert.match(one, /^\s+vrrp_rt_priority \d+$/m);
+    assert.match(one, /^\s+vrrp_priority -20$/m);
+    assert.doesNotMatch(one, /rt_priority/, "real time: RLIMIT_RTTIME kills a busy VRRP process");
     assert.match(one, /state BACKUP\n\s+interface eno1/);
     assert.doesNotMatch(one, /nopreempt/, "the highest healthy priority always owns the VIP");
     assert.match(one, /^\s+preempt_delay \d/m);
@@ -185,10 +186,12 @@ describe("front tier renderers", () => {
       // curl exits with the next code of $CODES (one per call) and logs its call.
       fs.writeFileSync(
         path.join(dir, "curl"),
-        `#!/bin/sh\nn=$(wc -l <"$LOG")\necho "$*" >>"$LOG"\nset -- $CODES\nshift "$n"\nexit "\${1:-0}"\n`,
+        `#!/bin/sh\nn=$(wc -l <"$LOG")\necho "$*" >>"$LOG"\nset -- $CODES\n[ "$n" -lt $# ] || exit 0\nshift "$n"\nexit "$1"\n`,
         { mode: 0o755 },
       );
-      fs.writeFileSync(path.join(dir, "sleep"), `#!/bin/sh\necho sleep "$1" >>"$SLEEPS"\n`, { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, "sleep"), `#!/bin/sh\necho sleep "$1" >>"$SLEEPS"\nexec /bin/sleep "$1"\n`, {
+        mode: 0o755,
+      });
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -197,11 +200,11 @@ describe("front tier renderers", () => {
       const sleeps = path.join(dir, "sleeps");
       fs.writeFileSync(log, "");
       fs.writeFileSync(sleeps, "");
-      const r = spawnSync("sh", [path.join(dir, "check.sh")], {
+      const r = spawnSync("bash", [path.join(dir, "check.sh")], {
         env: { PATH: `${dir}:/usr/bin:/bin`, CODES: codes.join(" "), LOG: log, SLEEPS: sleeps },
       });
       const calls = fs.readFileSync(log, "utf8").split("\n").filter(Boolean);
-      for (const c of calls) assert.equal(c, "-fsS -m 0.4 -o /dev/null http://127.0.0.1:8081/nginx_status");
+      for (const c of calls) assert.equal(c, "-fsS -m 0.3 -o /dev/null http://127.0.0.1:8081/nginx_status");
       return {
         status: r.status,
         calls: calls.length,
@@ -209,12 +212,13 @@ describe("front tier renderers", () => {
       };
     };
 
-    it("healthy: four samples 0.2 s apart, exit 0", () => {
-      assert.deepEqual(runCheck([0, 0, 0, 0]), {
-        status: 0,
-        calls: 4,
-        sleeps: ["sleep 0.2", "sleep 0.2", "sleep 0.2"],
-      });
+    it("healthy: a sample every 0.2 s for 0.6 s, exit 0 well inside keepalived's 1 s interval", () => {
+      const t0 = Date.now();
+      const r = runCheck([]);
+      assert.equal(r.status, 0);
+      assert.ok(r.calls >= 2 && r.calls <= 4, `${r.calls} samples`);
+      assert.deepEqual(r.sleeps, Array(r.calls - 1).fill("sleep 0.2"));
+      assert.ok(Date.now() - t0 < 2000, `the check ran ${Date.now() - t0} ms`);
     });
     it("refused (Nginx not running) or an HTTP error: exit 1 at once", () => {
       assert.deepEqual(runCheck([0, 7]).status, 1);
