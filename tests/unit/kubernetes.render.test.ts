@@ -1,0 +1,270 @@
+/**
+ * The K3s renderers as plain functions: every config key exists for its node kind in K3s'
+ * own flag list (an invented key is caught), enumerated values are allowed, no secret in
+ * the config, scripts pass shellcheck and verify the binary before running it, the roll's
+ * batches, the kubeconfig rewrite, and the API stream block passes `nginx -t`.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { k3sInputFor } from "../../components/kubernetes/input";
+import {
+  agentBatches,
+  K3S_AGENT_TOKEN_FILE,
+  K3S_TOKEN_FILE,
+  type K3sClusterInput,
+  type K3sConfig,
+  k3sConfig,
+  type K3sKind,
+  renderApiStream,
+  renderInstall,
+  renderK3sConfig,
+  renderReadKubeconfig,
+  renderReadyCheck,
+  renderRoll,
+  rewriteKubeconfig,
+} from "../../components/kubernetes/render";
+import { estateOf } from "../helpers/config";
+import { PROJECT_DIR } from "../helpers/plan";
+import { checkScripts } from "../helpers/shellcheck";
+import { requireTool } from "../helpers/tools";
+
+const KEYS = JSON.parse(
+  fs.readFileSync(path.join(PROJECT_DIR, "tests/fixtures/reference/k3s/config-keys.json"), "utf8"),
+) as { server: string[]; agent: string[]; enumerations: Record<string, string[]> };
+
+/** What K3s would say about a config file for `kind`: unknown keys, values outside an enumeration. */
+export function k3sConfigProblems(config: Record<string, unknown>, kind: K3sKind): string[] {
+  const out: string[] = [];
+  for (const [raw, value] of Object.entries(config)) {
+    const key = raw.endsWith("+") ? raw.slice(0, -1) : raw;
+    if (!KEYS[kind].includes(key)) {
+      out.push(`${raw}: not a k3s ${kind} key`);
+      continue;
+    }
+    const allowed = KEYS.enumerations[key];
+    if (allowed)
+      for (const v of Array.isArray(value) ? value : [value])
+        if (!allowed.includes(String(v))) out.push(`${raw}: ${String(v)} is not one of ${allowed.join(", ")}`);
+  }
+  return out;
+}
+
+const S3 = { rgwEndpoint: "http://10.255.0.66:7480", bucket: "estate-backups" };
+
+describe("K3s renderers", () => {
+  const prod = k3sInputFor(estateOf("prod"), S3);
+  const dev = k3sInputFor(estateOf("dev"), S3);
+  const all = (i: K3sClusterInput) => [...i.servers, ...i.agents];
+
+  it("puts only keys K3s knows for the node's kind, with allowed values, in every node's config", () => {
+    for (const input of [prod, dev])
+      for (const n of all(input)) assert.deepEqual(k3sConfigProblems(k3sConfig(input, n), n.kind), [], n.name);
+  });
+
+  it("catches an invented key, a server-only key on an agent and a value outside an enumeration", () => {
+    const agent = prod.agents[0];
+    const bad: K3sConfig = {
+      ...k3sConfig(prod, agent),
+      "etcd-snapshot-shedule-cron": "0 * * * *",
+      "cluster-cidr": "10.42.0.0/16",
+      "node-label+": ["a=b"],
+    };
+    assert.deepEqual(k3sConfigProblems(bad, "agent"), [
+      "etcd-snapshot-shedule-cron: not a k3s agent key",
+      "cluster-cidr: not a k3s agent key",
+    ]);
+    assert.deepEqual(k3sConfigProblems({ "flannel-backend": "ipsec", "disable+": ["traefik", "trafik"] }, "server"), [
+      "flannel-backend: ipsec is not one of none, vxlan, host-gw, wireguard-native",
+      "disable+: trafik is not one of coredns, servicelb, traefik, local-storage, metrics-server, runtimes",
+    ]);
+  });
+
+  it("starts the first server with cluster-init; every other node joins it by its loopback", () => {
+    const first = k3sConfig(prod, prod.servers[0]);
+    assert.equal(prod.servers[0].name, "ctl-1");
+    assert.equal(first["cluster-init"], true);
+    assert.equal(first.server, undefined);
+    for (const n of [...prod.servers.slice(1), ...prod.agents]) {
+      const c = k3sConfig(prod, n);
+      assert.equal(c["cluster-init"], undefined, n.name);
+      assert.equal(c.server, "https://10.255.0.67:6443".replace("67", prod.servers[0].address.split(".")[3]), n.name);
+    }
+  });
+
+  it("sets the node IP, CIDRs, CNI, hardening, SANs and snapshots of a server from the model", () => {
+    const c = k3sConfig(prod, prod.servers[1]);
+    assert.deepEqual(c, {
+      "advertise-address": prod.servers[1].address,
+      "agent-token-file": K3S_AGENT_TOKEN_FILE,
+      "cluster-cidr": "10.42.0.0/16",
+      disable: ["local-storage", "servicelb", "traefik"],
+      "disable-network-policy": true,
+      "etcd-expose-metrics": true,
+      "etcd-s3": true,
+      "etcd-s3-bucket": "estate-backups",
+      "etcd-s3-bucket-lookup-type": "path",
+      "etcd-s3-endpoint": "10.255.0.66:7480",
+      "etcd-s3-folder": "k3s-etcd",
+      "etcd-s3-insecure": true,
+      "etcd-s3-retention": 28,
+      "etcd-snapshot-retention": 28,
+      "etcd-snapshot-schedule-cron": "0 */6 * * *",
+      "flannel-backend": "none",
+      "kube-apiserver-arg": ["profiling=false"],
+      "kube-controller-manager-arg": ["profiling=false", "terminated-pod-gc-threshold=1000"],
+      "kube-scheduler-arg": ["profiling=false"],
+      "kubelet-arg": ["streaming-connection-idle-timeout=5m"],
+      "node-ip": prod.servers[1].address,
+      "node-label": [
+        "topology.kubernetes.io/zone=r1",
+        "role.estate.io/ceph-mgr=true",
+        "role.estate.io/ceph-mon=true",
+        "role.estate.io/k8s-server=true",
+      ],
+      "node-name": "ctl-2",
+      "node-taint": ["node-role.kubernetes.io/control-plane=true:NoSchedule"],
+      "protect-kernel-defaults": true,
+      "secrets-encryption": true,
+      server: `https://${prod.servers[0].address}:6443`,
+      "service-cidr": "10.43.0.0/16",
+      "tls-san": ["api.prod.estate.internal", "10.20.0.10"],
+      "tls-san-security": true,
+      "token-file": K3S_TOKEN_FILE,
+      "write-kubeconfig-mode": "0600",
+    });
+  });
+
+  it("gives agents the agent token, and taints servers only when agents carry the workloads", () => {
+    const a = k3sConfig(prod, prod.agents[0]);
+    assert.equal(a["token-file"], K3S_AGENT_TOKEN_FILE);
+    assert.equal(a["node-taint"], undefined);
+    assert.equal(dev.agents.length, 0);
+    for (const s of dev.servers) assert.equal(k3sConfig(dev, s)["node-taint"], undefined);
+  });
+
+  it("keeps secrets out of the config: tokens and S3 credentials are files of their own", () => {
+    for (const n of all(prod)) {
+      const text = renderK3sConfig(k3sConfig(prod, n));
+      assert.doesNotMatch(text, /^(token|agent-token|etcd-s3-access-key|etcd-s3-secret-key|etcd-s3-session-token):/m);
+    }
+  });
+
+  it("leaves out the etcd-s3 keys without a cold tier", () => {
+    const c = k3sConfig(k3sInputFor(estateOf("prod")), prod.servers[0]);
+    assert.deepEqual(
+      Object.keys(c).filter((k) => k.startsWith("etcd-s3")),
+      [],
+    );
+  });
+
+  it("writes install, roll, readiness and kubeconfig scripts that pass bash -n and shellcheck", () => {
+    const texts: Record<string, string> = {
+      "kubeconfig.sh": renderReadKubeconfig(),
+      "ready.sh": renderReadyCheck("wrk-1"),
+    };
+    for (const n of all(prod)) {
+      texts[`${n.name}.install.sh`] = renderInstall(prod, n);
+      texts[`${n.name}.roll.sh`] = renderRoll(prod, n);
+    }
+    assert.deepEqual(checkScripts(texts), {});
+  });
+
+  it("downloads from the mirror and checks the sha256 before the binary is made executable", () => {
+    const s = renderRoll(prod, prod.servers[0]);
+    assert.match(s, /url='https:\/\/github\.com\/k3s-io\/k3s\/releases\/download\/v1\.34\.2%2Bk3s1\/k3s'/);
+    const verify = s.indexOf('if [[ "$got" != "$want" ]]');
+    assert.ok(verify > 0 && verify < s.indexOf('chmod 0755 "$tmp"'));
+    assert.ok(s.indexOf('mv -f "$tmp" "$binary"') > verify);
+    // The install never replaces a binary that is there (that is the roll's job).
+    assert.match(renderInstall(prod, prod.agents[0]), /if \[\[ ! -x '\/usr\/local\/bin\/k3s' \]\]; then\n/);
+  });
+
+  it("verifies for real: a file with another checksum is refused and never installed", function () {
+    requireTool("sha256sum", "coreutils");
+    requireTool("curl", "curl");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-fetch-"));
+    try {
+      const payload = path.join(dir, "k3s-download");
+      fs.writeFileSync(payload, "#!/bin/sh\necho fake\n");
+      const good = spawnSync("sha256sum", [payload], { encoding: "utf8" }).stdout.split(" ")[0];
+      const run = (sha: string) => {
+        const input = { ...prod, binaryUrl: `file://${payload}`, sha256: sha };
+        // Only the fetch-and-verify part, with the binary path moved into the temp folder.
+        const script = renderRoll(input, prod.agents[0])
+          .replace(/'\/usr\/local\/bin\/k3s'/g, `'${dir}/k3s'`)
+          .split("\napplied=")[0];
+        return spawnSync("bash", ["-c", script], { encoding: "utf8" });
+      };
+      const bad = run("1".repeat(64));
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /refusing to install it/);
+      assert.equal(fs.existsSync(path.join(dir, "k3s")), false);
+      const ok = run(good);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.equal(fs.readFileSync(path.join(dir, "k3s"), "utf8"), "#!/bin/sh\necho fake\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("waits for Ready in the roll of a server, and the agents' readiness runs kubectl on a server", () => {
+    assert.match(
+      renderRoll(prod, prod.servers[1]),
+      /kubectl --kubeconfig '\/etc\/rancher\/k3s\/k3s.yaml' wait --for=condition=Ready "node\/\$node"/,
+    );
+    assert.doesNotMatch(renderRoll(prod, prod.agents[0]), /kubectl/);
+    assert.match(renderReadyCheck("wrk-1"), /node='wrk-1'/);
+  });
+
+  it("rolls agents in batches of at most the share, at least one node each", () => {
+    const n = (k: number) => Array.from({ length: k }, (_, i) => i);
+    assert.deepEqual(agentBatches(n(3), 25), [[0], [1], [2]]);
+    assert.deepEqual(agentBatches(n(6), 25), [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
+    assert.equal(agentBatches(n(100), 25).length, 4);
+    assert.deepEqual(agentBatches([], 25), []);
+  });
+
+  it("rewrites the kubeconfig's server to the API endpoint", () => {
+    const kc = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: QUJD
+    server: https://127.0.0.1:6443
+  name: default
+kind: Config
+`;
+    const out = rewriteKubeconfig(kc, "https://10.20.0.10:6443");
+    assert.match(out, /server: https:\/\/10\.20\.0\.10:6443/);
+    assert.match(out, /certificate-authority-data: QUJD/);
+    assert.throws(() => rewriteKubeconfig("kind: Config\n", "https://x:6443"), /no clusters/);
+  });
+
+  it("renders the API stream block that nginx -t accepts, with every K3s server as an upstream", function () {
+    requireTool("nginx", "nginx");
+    const stream = renderApiStream({ vip: "10.20.0.10", servers: prod.servers });
+    for (const s of prod.servers) assert.match(stream, new RegExp(`server ${s.address.replace(/\./g, "\\.")}:6443 `));
+    assert.match(stream, /listen 10\.20\.0\.10:6443;/);
+    // nginx -t binds the listener: the same block on an address this machine has (the
+    // balancers bind the VIP before they hold it: net.ipv4.ip_nonlocal_bind = 1).
+    const local = renderApiStream({ vip: "127.0.0.1", servers: prod.servers });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-stream-"));
+    try {
+      const conf = path.join(dir, "nginx.conf");
+      // Debian builds the stream module as a dynamic module (libnginx-mod-stream).
+      const mod = "/usr/lib/nginx/modules/ngx_stream_module.so";
+      const load = fs.existsSync(mod) ? `load_module ${mod};\n` : "";
+      fs.writeFileSync(conf, `${load}pid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\n${local}`);
+      const r = spawnSync("nginx", ["-t", "-q", "-p", `${dir}/`, "-e", "stderr", "-c", conf], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
