@@ -4,8 +4,9 @@
  *
  * 1. The schema: every string leaf of the committed dev and prod stacks, replaced one at
  *    a time. A value with shell-special characters is rejected with a line naming its
- *    key; an estate that still validates renders every script, and each passes `bash -n`
- *    with the value never outside single quotes.
+ *    key; an estate that still validates renders every script (node, fabric, front tier,
+ *    Ceph: add a new part's scripts to `scriptsOf`), and each passes `bash -n` with the
+ *    value never outside single quotes.
  * 2. The renderers: hostile text straight into every string of their inputs (as if the
  *    schema had let it through). Every script passes `bash -n`, the text stays inside
  *    single quotes or quoted heredocs, and running the preflight on it runs nothing: a
@@ -17,6 +18,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import fc from "fast-check";
+import {
+  renderApplySpecs,
+  renderAuthorizeKey,
+  renderBootstrap,
+  renderHostAdd,
+  renderHostPrep,
+} from "../../components/ceph/cephadm";
+import { cephadmInputFor } from "../../components/ceph/cephadm-input";
+import { cephPlanFor } from "../../components/ceph/input";
+import { renderCephConfigure, renderCephReadKeys } from "../../components/ceph/render";
 import { frrInputFor } from "../../components/fabric/input";
 import { planFabric } from "../../components/fabric/plan";
 import { renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
@@ -297,6 +308,17 @@ function scriptsOf(estate: Estate): Record<string, string> {
   }
   for (const w of estate.switches)
     out[`${w.name}/frr-daemons.sh`] = renderFrrDaemons({ name: w.name, forwarding: true });
+  const cephadm = cephadmInputFor(estate);
+  for (const h of cephadm.hosts) {
+    out[`${h.name}/ceph-host-prep.sh`] = renderHostPrep(cephadm, h.name);
+    out[`${h.name}/ceph-host-add.sh`] = renderHostAdd(h);
+  }
+  out["ceph/bootstrap.sh"] = renderBootstrap(cephadm);
+  out["ceph/authorize-key.sh"] = renderAuthorizeKey(cephadm.sshUser);
+  out["ceph/apply-specs.sh"] = renderApplySpecs(cephadm.hosts.reduce((n, h) => n + h.osdDevices.length, 0));
+  const ceph = cephPlanFor(estate);
+  out["ceph/configure.sh"] = renderCephConfigure(ceph.configure);
+  out["ceph/read-keys.sh"] = renderCephReadKeys(ceph.configure);
   // frr.conf is not bash, but it is rendered from the same model: it must render.
   const plan = planFabric(estate);
   for (const n of plan.nodes) assert.match(renderFrrConf(frrInputFor(plan, estate, n.name)), /\nend\n$/);
