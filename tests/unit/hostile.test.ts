@@ -5,7 +5,7 @@
  * 1. The schema: every string leaf of the committed dev and prod stacks, replaced one at
  *    a time. A value with shell-special characters is rejected with a line naming its
  *    key; an estate that still validates renders every script (node, fabric, front tier,
- *    Ceph: add a new part's scripts to `scriptsOf`), and each passes `bash -n` with the
+ *    Ceph, K3s: add a new part's scripts to `scriptsOf`), and each passes `bash -n` with the
  *    value never outside single quotes.
  * 2. The renderers: hostile text straight into every string of their inputs (as if the
  *    schema had let it through). Every script passes `bash -n`, the text stays inside
@@ -29,6 +29,8 @@ import { cephadmInputFor } from "../../components/ceph/cephadm-input";
 import { cephPlanFor } from "../../components/ceph/input";
 import { renderCephConfigure, renderCephReadKeys } from "../../components/ceph/render";
 import { frrInputFor } from "../../components/fabric/input";
+import { k3sInputFor } from "../../components/kubernetes/input";
+import { renderInstall, renderReadyCheck, renderRoll, renderWaitReady } from "../../components/kubernetes/render";
 import { planFabric } from "../../components/fabric/plan";
 import { renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
 import { renderKeepalivedApply, renderNginxApply, renderSetup } from "../../components/frontend/render";
@@ -319,6 +321,13 @@ function scriptsOf(estate: Estate): Record<string, string> {
   const ceph = cephPlanFor(estate);
   out["ceph/configure.sh"] = renderCephConfigure(ceph.configure);
   out["ceph/read-keys.sh"] = renderCephReadKeys(ceph.configure);
+  const k3s = k3sInputFor(estate);
+  for (const n of [...k3s.servers, ...k3s.agents]) {
+    out[`${n.name}/k3s-install.sh`] = renderInstall(k3s, n);
+    out[`${n.name}/k3s-roll.sh`] = renderRoll(k3s, n);
+    out[`${n.name}/k3s-wait-ready.sh`] = renderWaitReady(n.name);
+    out[`${n.name}/k3s-ready-check.sh`] = renderReadyCheck(n.name);
+  }
   // frr.conf is not bash, but it is rendered from the same model: it must render.
   const plan = planFabric(estate);
   for (const n of plan.nodes) assert.match(renderFrrConf(frrInputFor(plan, estate, n.name)), /\nend\n$/);
