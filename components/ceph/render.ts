@@ -507,9 +507,19 @@ set -euo pipefail
 export CEPH_CONF="\${CEPH_CONF:-/etc/ceph/ceph.conf}"
 csi_client=${shq(input.csi.client)}
 rgw_user=${shq(input.rgw?.user ?? "")}
-auth=$(ceph auth get "$csi_client" -f json)
+# The tools' chatter ("exported keyring for ...") goes to a private file, shown only on failure.
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
+fail() {
+  cat "$err" >&2
+  echo "read-keys: $1 failed" >&2
+  exit 1
+}
+auth=$(ceph auth get "$csi_client" -f json 2>"$err") || fail "ceph auth get $csi_client"
 user='null'
-if [[ -n "$rgw_user" ]]; then user=$(radosgw-admin user info --uid="$rgw_user"); fi
+if [[ -n "$rgw_user" ]]; then
+  user=$(radosgw-admin user info --uid="$rgw_user" 2>"$err") || fail "radosgw-admin user info --uid=$rgw_user"
+fi
 printf '%s\\n%s\\n' "$auth" "$user" | jq -c -s --arg client "$csi_client" --arg u "$rgw_user" '
   (.[0][0].key // error("no key for " + $client)) as $key
   | (if $u == "" then {}

@@ -237,10 +237,10 @@ describe("ceph read-keys script", () => {
     const input = cephConfigureInputFor(estateOf("prod"));
     const bin = path.join(tmp, "bin");
     fs.mkdirSync(bin);
-    // Stand-ins answering with the shapes Ceph prints; they record their arguments.
+    // Stand-ins answering with the shapes (and the stderr chatter) Ceph prints; they record their arguments.
     fs.writeFileSync(
       path.join(bin, "ceph"),
-      `#!/bin/sh\necho "$*" >>"${tmp}/args"\necho '[{"entity":"client.kubernetes","key":"AQBkZXZ0ZXN0a2V5MDAwMDAwMDAwMDAwMDAwMDA=","caps":{"mon":"profile rbd"}}]'\n`,
+      `#!/bin/sh\necho "$*" >>"${tmp}/args"\necho 'exported keyring for client.kubernetes' >&2\necho '[{"entity":"client.kubernetes","key":"AQBkZXZ0ZXN0a2V5MDAwMDAwMDAwMDAwMDAwMDA=","caps":{"mon":"profile rbd"}}]'\n`,
       { mode: 0o755 },
     );
     fs.writeFileSync(
