@@ -57,6 +57,14 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
+/**
+ * Names for a "name one of ..." list: a plain name as it is, anything else quoted (a
+ * name that failed its own format check must not break the line or inject text).
+ */
+export function nameList(names: readonly string[]): string {
+  return names.map((n) => (/^[A-Za-z0-9._:-]{1,63}$/.test(n) ? n : show(n))).join(", ");
+}
+
 /** "did you mean 'x'? " when a known word is close to `word`, else "". */
 export function suggest(word: string, known: readonly string[]): string {
   if (word.length > 64) return "";

@@ -26,7 +26,7 @@ function buildModel(stack: string, p: Parsed): Estate {
     host: n.mgmtAddress,
     port: n.ssh?.port ?? defaults.port,
     user: n.ssh?.user ?? defaults.user,
-    hostKey: n.hostKey.trim(),
+    hostKey: n.hostKey,
   });
   const asns = switchAsns(p.switches, p.fabric.asns);
   const serverAsn = serverAsns(p.servers, p.fabric.asns.serverBase);

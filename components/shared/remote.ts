@@ -178,6 +178,12 @@ export interface RemoteFileArgs {
   readonly contentHash?: pulumi.Input<string>;
 }
 
+/** A file mode as the digits chmod takes; anything else is a programming error. */
+function octalMode(mode: string): string {
+  if (!/^0?[0-7]{3}$/.test(mode)) throw new Error(`renderInstallFile: mode ${JSON.stringify(mode)} is not octal`);
+  return mode;
+}
+
 /**
  * The shell that installs stdin as `path`: written to a temporary file beside it, checked,
  * moved into place atomically only when it differs, then `onChange`; if that fails, the
@@ -199,7 +205,7 @@ export function renderInstallFile(a: {
     `backup=""`,
     `trap 'rm -f "$new" "$backup"' EXIT`,
     `cat >"$new"`,
-    `chmod ${a.mode} "$new"`,
+    `chmod ${octalMode(a.mode)} "$new"`,
     `chown ${shq(a.owner)} "$new"`,
     `if [[ -f ${p} ]] && cmp -s "$new" ${p}; then exit 0; fi`,
     ...(a.check ? [a.check] : []),
@@ -214,12 +220,12 @@ export function renderInstallFile(a: {
     `if ! (`,
     a.onChange,
     `); then`,
-    `  echo "estate: applying ${a.path} failed; restoring the previous version" >&2`,
+    `  echo ${shq(`estate: applying ${a.path} failed; restoring the previous version`)} >&2`,
     `  if [[ -n "$backup" ]]; then`,
     `    mv -f "$backup" ${p}`,
     `    (`,
     a.onChange,
-    `    ) || echo "estate: applying the previous ${a.path} failed too" >&2`,
+    `    ) || echo ${shq(`estate: applying the previous ${a.path} failed too`)} >&2`,
     `  else`,
     `    rm -f ${p}`,
     `  fi`,

@@ -13,7 +13,7 @@ import {
   switchAsns,
   uplinksWithSpeed,
 } from "../allocate";
-import { type Problems, show } from "../problems";
+import { nameList, type Problems, show } from "../problems";
 import { isCidr } from "../schema";
 import type { RuleInput } from ".";
 
@@ -53,7 +53,7 @@ export function fabricRules({ config }: RuleInput, problems: Problems): void {
       if (!target) {
         problems.add(
           `${up}.spine`,
-          `${show(u.spine)} is not a switch in estate:switches; name one of ${spines.map((s) => s.name).join(", ") || "(no spines)"}`,
+          `${show(u.spine)} is not a switch in estate:switches; name one of ${nameList(spines.map((s) => s.name)) || "(no spines)"}`,
         );
         return;
       }
@@ -86,7 +86,7 @@ export function fabricRules({ config }: RuleInput, problems: Problems): void {
       if (!leaf)
         problems.add(
           `${up}.leaf`,
-          `${show(u.leaf)} is not a switch in estate:switches; name one of ${leaves.map((l) => l.name).join(", ")}`,
+          `${show(u.leaf)} is not a switch in estate:switches; name one of ${nameList(leaves.map((l) => l.name))}`,
         );
       else if (leaf.role !== "leaf")
         problems.add(`${up}.leaf`, `${show(u.leaf)} is a spine; servers are cabled to leaves only`);
@@ -95,10 +95,7 @@ export function fabricRules({ config }: RuleInput, problems: Problems): void {
         usePort(u.leaf, u.port, `${up}.port`, s.name);
       }
       if (!nics.has(u.nic))
-        problems.add(
-          `${up}.nic`,
-          `${show(u.nic)} is not in ${path}.hardware.nics; name one of ${[...nics].join(", ")}`,
-        );
+        problems.add(`${up}.nic`, `${show(u.nic)} is not in ${path}.hardware.nics; name one of ${nameList([...nics])}`);
     });
     // At least two different leaves; more links to one leaf are fine (ECMP over all of them).
     if (s.uplinks.length < 2)

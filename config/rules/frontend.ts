@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, X509Certificate } from "crypto";
 import { inPool, isNetworkOrBroadcast, VRRP_MAX_BALANCERS } from "../allocate";
-import { duplicates, type Problems, show } from "../problems";
+import { duplicates, nameList, type Problems, show } from "../problems";
 import type { RuleInput } from ".";
 
 export function frontendRules({ config, secrets }: RuleInput, problems: Problems): void {
@@ -49,7 +49,7 @@ export function frontendRules({ config, secrets }: RuleInput, problems: Problems
       else if (!nics.has(s.frontend.nic))
         problems.add(
           `${path}.frontend.nic`,
-          `${show(s.frontend.nic)} is not in ${path}.hardware.nics; name one of ${[...nics].join(", ")}`,
+          `${show(s.frontend.nic)} is not in ${path}.hardware.nics; name one of ${nameList([...nics])}`,
         );
     });
     for (const [addr, idx] of duplicates(servers, (s) => s.frontend?.address))

@@ -26,7 +26,7 @@ export function inventoryRules({ config }: RuleInput, problems: Problems): void 
           `${show(addr)} is already used by ${nodes[idx[0]].name}; every host and switch needs its own address`,
         );
     // The same host key twice is a copy-paste mistake: SSH would trust one machine for both.
-    for (const [, idx] of duplicates(nodes, (n) => n.key.trim().split(/\s+/).slice(0, 2).join(" ")))
+    for (const [, idx] of duplicates(nodes, (n) => n.key))
       for (const i of idx.slice(1))
         problems.add(
           `${nodes[i].path}.hostKey`,
