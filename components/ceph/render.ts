@@ -38,7 +38,8 @@
  *   b. the host's OSD disks all have one class: that class;
  *   c. the OSD's `rotational` metadata picks the host's one rotational class (hdd) or its
  *      one non-rotational class (nvme or ssd);
- *   otherwise the OSD is reported and the script fails at the end (after all other steps).
+ *   otherwise the OSD is reported and the script fails at the end (after all other steps),
+ *   unless it never booted (no metadata yet): a later run maps it.
  * OSDs on hosts the model does not list are left alone.
  *
  * Secrets: the CSI key and the S3 keys never reach stdout, stderr or a command line here;
@@ -155,6 +156,7 @@ export const JQ_CLASS_PLAN = String.raw`def entry_values: split(",") | map(selec
 | (if ($bydisk | length) == 1 then [$bydisk[0], "disk"]
    elif ($hostClasses | length) == 1 then [$hostClasses[0], "host"]
    elif ($byrot | length) == 1 then [$byrot[0], "rotational"]
+   elif $metaOf[$id] == null then ["-", "booting"]
    else ["-", "unmapped"] end) as $w
 | [$id, $host, (.device_class // "-"), $w[0], $w[1]] | @tsv`;
 
@@ -301,6 +303,8 @@ class_plan=$(printf '%s\\n%s\\n' "$tree" "$metadata" | jq -r -s \\
   "$jq_class_plan")
 while IFS=$'\\t' read -r id host current wanted how; do
   [[ -n "$id" ]] || continue
+  # An OSD that never booted has no metadata yet: a later run maps it.
+  [[ "$how" == "booting" ]] && continue
   if [[ "$how" == "unmapped" ]]; then
     unmapped+=("osd.$id on host $host (class '$current'): no model disk matches its serial or path, and its host has more than one class of that rotational kind")
     continue

@@ -180,9 +180,9 @@ describe("ceph OSD-to-disk mapping (the script's jq program)", () => {
       { id: -1, name: "default", type: "root", children: [-2, -3, -4, -5] },
       { id: -2, name: "osd-1", type: "host", children: [0, 1, 2, 3] },
       { id: -3, name: "osd-2", type: "host", children: [4] },
-      { id: -4, name: "osd-3", type: "host", children: [5, 6] },
+      { id: -4, name: "osd-3", type: "host", children: [5, 6, 8] },
       { id: -5, name: "other", type: "host", children: [7] },
-      ...[0, 1, 2, 3, 4, 5, 6, 7].map((id) => ({ id, name: `osd.${id}`, type: "osd", device_class: "ssd" })),
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8].map((id) => ({ id, name: `osd.${id}`, type: "osd", device_class: "ssd" })),
     ],
   };
   const metadata = [
@@ -194,6 +194,7 @@ describe("ceph OSD-to-disk mapping (the script's jq program)", () => {
     { id: 5, devices: "loop1", rotational: "0" }, // rotational: the one flash class
     { id: 6, devices: "loop2", rotational: "1" }, // rotational: hdd
     { id: 7, devices: "loop3", rotational: "1" }, // not a model host: left alone
+    // osd.8 on mixed osd-3 never booted: no metadata, mapped by a later run
   ];
 
   it("maps by serial, by stable path, by single-class host, by rotational flag; reports the rest", () => {
@@ -224,6 +225,7 @@ describe("ceph OSD-to-disk mapping (the script's jq program)", () => {
       "4\tosd-2\tssd\tnvme\thost",
       "5\tosd-3\tssd\tnvme\trotational",
       "6\tosd-3\tssd\thdd\trotational",
+      "8\tosd-3\tssd\t-\tbooting",
     ]);
   });
 });
