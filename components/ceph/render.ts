@@ -295,6 +295,7 @@ fi
 tree=$(cj osd tree)
 metadata=$(cj osd metadata)
 unmapped=()
+change_ids=() change_hosts=() change_from=() change_to=()
 class_plan=$(printf '%s\\n%s\\n' "$tree" "$metadata" | jq -r -s \\
   --argjson hosts "$(json_words "\${disk_hosts[@]}")" \\
   --argjson classes "$(json_words "\${disk_classes[@]}")" \\
@@ -310,10 +311,30 @@ while IFS=$'\\t' read -r id host current wanted how; do
     continue
   fi
   [[ "$current" == "$wanted" ]] && continue
-  if [[ "$current" != "-" ]]; then act ceph osd crush rm-device-class "osd.$id"; fi
-  act ceph osd crush set-device-class "$wanted" "osd.$id"
-  say "osd.$id (host $host) device class '$current' -> '$wanted'"
+  change_ids+=("osd.$id")
+  change_hosts+=("$host")
+  change_from+=("$current")
+  change_to+=("$wanted")
 done <<<"$class_plan"
+# Batched (each CLI call costs a second or more): one rm-device-class for all, then one
+# set-device-class per class.
+if ((\${#change_ids[@]})); then
+  bound=()
+  for k in "\${!change_ids[@]}"; do
+    if [[ "\${change_from[$k]}" != "-" ]]; then bound+=("\${change_ids[$k]}"); fi
+  done
+  if ((\${#bound[@]})); then act ceph osd crush rm-device-class "\${bound[@]}"; fi
+  for class in nvme ssd hdd; do
+    ids=()
+    for k in "\${!change_ids[@]}"; do
+      if [[ "\${change_to[$k]}" == "$class" ]]; then ids+=("\${change_ids[$k]}"); fi
+    done
+    if ((\${#ids[@]})); then act ceph osd crush set-device-class "$class" "\${ids[@]}"; fi
+  done
+  for k in "\${!change_ids[@]}"; do
+    say "\${change_ids[$k]} (host \${change_hosts[$k]}) device class '\${change_from[$k]}' -> '\${change_to[$k]}'"
+  done
+fi
 
 # 2. CRUSH rules, one per tier: take <root>~<class>, replicas on distinct hosts.
 rules=$(cj osd crush rule dump)
