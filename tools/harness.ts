@@ -8,10 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-/** Markers Pulumi uses on the wire (sdk/nodejs/runtime/rpc.ts). */
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const { isRpcSecret, unwrapRpcSecret, unknownValue } = pulumi.runtime;
 
 export interface RecordedResource {
   readonly urn: string;
@@ -26,6 +23,19 @@ export interface RecordedResource {
   readonly dependencies: readonly string[];
   /** Inputs as registered; secrets still wrapped, unknowns as Pulumi's marker. */
   readonly rawInputs: Record<string, unknown>;
+}
+
+export interface RecorderOptions {
+  /** Called with every registration as it reaches the monitor, raw inputs included. */
+  readonly onRegister?: (rec: RecordedResource) => void;
+  /**
+   * Keep each resource's raw inputs in `resources` (tests read them). The plan passes
+   * false: it takes what it needs in `onRegister`, so the inputs of a registered
+   * resource become garbage at once; the mock monitor then keeps no state either
+   * (nothing in the program reads a resource back).
+   * @default true
+   */
+  readonly keepInputs?: boolean;
 }
 
 export interface Recorder {
@@ -70,7 +80,13 @@ const deserialize = (pulumi.runtime as unknown as { deserializeProperties(o: unk
  * not as the mock monitor does (only the last parent type), so that what the plan shows
  * and what the uniqueness test checks match a real preview.
  */
-export function installMocks(stack: string, config: StackConfig, preview = true): Recorder {
+export function installMocks(
+  stack: string,
+  config: StackConfig,
+  preview = true,
+  options: RecorderOptions = {},
+): Recorder {
+  const keepInputs = options.keepInputs ?? true;
   pulumi.runtime.setMocks(
     {
       newResource: (args) => ({ id: preview ? undefined : `${args.name}-id`, state: args.inputs }),
@@ -91,6 +107,8 @@ export function installMocks(stack: string, config: StackConfig, preview = true)
   };
   const index = new Map<string, RecordedResource>();
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  // The mock monitor keeps every resource's serialized state for reads (`get`).
+  const mockState = (monitor as unknown as { resources?: Map<string, unknown> }).resources;
 
   monitor.newUrn = (parent, type, name) => {
     const parentType = parent ? parent.split("::")[2] : "";
@@ -115,8 +133,11 @@ export function installMocks(stack: string, config: StackConfig, preview = true)
           dependencies: [...deps].sort(),
           rawInputs: deserialize(req.getObject()),
         };
-        recorder.resources.push(rec);
-        index.set(rec.urn, rec);
+        options.onRegister?.(rec);
+        const kept = keepInputs ? rec : { ...rec, rawInputs: {} };
+        if (!keepInputs) mockState?.delete(rec.urn);
+        recorder.resources.push(kept);
+        index.set(rec.urn, kept);
       }
       cb(err, resp);
     });
@@ -134,19 +155,47 @@ export function installMocks(stack: string, config: StackConfig, preview = true)
 /**
  * Runs the program at `entry` (a module whose exports are the stack outputs) as the
  * CLI does: inside the root `pulumi:pulumi:Stack`, then waits for every registration.
+ *
+ * While it registers, three things the SDK does for the engine's diagnostics are off,
+ * because under mocks nothing reads them and they cost most of the time and memory:
+ * - a stack trace per internal promise (`Error.stackTraceLimit = 0`: 5x faster, shared notes);
+ * - a full, source-mapped call stack per resource (`Resource.callsites`: its source position);
+ * - a leak-tracking wrapper per internal promise (`debuggablePromise`: two more promises,
+ *   two closures, an Error and a label that holds the whole input text, ~12 per property).
+ * What is registered, and in which order, does not change (tests/e2e/plan.test.ts compares).
  */
 export async function runProgram(entry: string): Promise<void> {
-  const limit = Error.stackTraceLimit;
-  // The SDK captures a stack trace per internal promise; under ts-node each is
-  // source-mapped. Off while registering: about 5x faster (shared notes).
-  Error.stackTraceLimit = 0;
+  const restore = leanRuntime();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program as the CLI does
     await pulumi.runtime.runInPulumiStack(async () => require(entry));
     await settle();
   } finally {
-    Error.stackTraceLimit = limit;
+    restore();
   }
+}
+
+interface Debuggable {
+  debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>;
+}
+
+/** Switches the diagnostics above off; returns what switches them on again. ESTATE_PLAN_FULL_RUNTIME=1 keeps them. */
+function leanRuntime(): () => void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  if (process.env.ESTATE_PLAN_FULL_RUNTIME) return () => (Error.stackTraceLimit = limit);
+  const resource = pulumi.Resource as unknown as { callsites(): unknown[] };
+  const callsites = Object.getOwnPropertyDescriptor(resource, "callsites");
+  resource.callsites = () => [];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK calls it through this module object
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Debuggable;
+  const wrap = debuggable.debuggablePromise;
+  debuggable.debuggablePromise = (p) => p;
+  return () => {
+    Error.stackTraceLimit = limit;
+    if (callsites) Object.defineProperty(resource, "callsites", callsites);
+    debuggable.debuggablePromise = wrap;
+  };
 }
 
 /** Waits until every registration made so far has reached the (mock) monitor. */
@@ -154,42 +203,62 @@ export async function settle(): Promise<void> {
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 }
 
-/** Replaces secrets with "[secret]" and unknowns with "[unknown]", recursively. */
+/** Replaces secrets with "[secret]" and unknowns with "[unknown]", recursively; sorts keys. */
 export function sanitize(value: unknown): unknown {
-  if (value === UNKNOWN || pulumi.isUnknown(value)) return "[unknown]";
-  if (Array.isArray(value)) return value.map(sanitize);
-  if (value && typeof value === "object") {
-    const obj = value as Record<string, unknown>;
-    if (obj[SIG_KEY] === SECRET_SIG) return "[secret]";
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(obj).sort()) out[k] = sanitize(obj[k]);
-    return out;
-  }
-  return value;
+  return sanitized(value).value;
 }
 
-/** The value at a dotted `path` of raw inputs, with its secret and unknown status. */
+/** As `sanitize`, and whether any part was secret or unknown. */
+export function sanitized(value: unknown): { value: unknown; secret: boolean; unknown: boolean } {
+  let secret = false;
+  let unknown = false;
+  const walk = (v: unknown): unknown => {
+    if (v === unknownValue || pulumi.isUnknown(v)) {
+      unknown = true;
+      return "[unknown]";
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") {
+      if (isRpcSecret(v)) {
+        secret = true;
+        return "[secret]";
+      }
+      const obj = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(obj).sort()) out[k] = walk(obj[k]);
+      return out;
+    }
+    return v;
+  };
+  const out = walk(value);
+  return { value: out, secret, unknown };
+}
+
+/**
+ * The value at a dotted `path` of raw inputs (`"."`: all of them), with whether the path
+ * crossed a secret and whether the value is unknown. Secrets inside the value stay wrapped.
+ */
 export function inputAt(
   inputs: Record<string, unknown>,
   path: string,
 ): { value: unknown; secret: boolean; unknown: boolean } {
   let cur: unknown = inputs;
   let secret = false;
-  for (const key of path.split(".")) {
-    if (cur && typeof cur === "object" && (cur as Record<string, unknown>)[SIG_KEY] === SECRET_SIG) {
+  for (const key of path === "." ? [] : path.split(".")) {
+    if (isRpcSecret(cur)) {
       secret = true;
-      cur = (cur as Record<string, unknown>).value;
+      cur = unwrapRpcSecret(cur);
     }
     cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[key] : undefined;
   }
-  if (cur && typeof cur === "object" && (cur as Record<string, unknown>)[SIG_KEY] === SECRET_SIG) {
+  if (isRpcSecret(cur)) {
     secret = true;
-    cur = (cur as Record<string, unknown>).value;
+    cur = unwrapRpcSecret(cur);
   }
-  return { value: cur, secret, unknown: cur === UNKNOWN || pulumi.isUnknown(cur) };
+  return { value: cur, secret, unknown: cur === unknownValue || pulumi.isUnknown(cur) };
 }
 
 /** Whether a raw input value is a secret wrapper. */
 export function isSecretValue(v: unknown): boolean {
-  return !!v && typeof v === "object" && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+  return !!isRpcSecret(v);
 }
