@@ -374,6 +374,9 @@ http {
       .filter((f) => fs.existsSync(f))
       .map((f) => Number(fs.readFileSync(f, "utf8").trim()))
       .filter((pid) => pid > 0 && isAlive(pid));
+    // Stopped first: killed one by one, the VRRP child would get SIGTERM from its dying
+    // parent (PDEATHSIG) and remove the VIP gracefully, which a crash does not.
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
     for (const pid of pids) process.kill(pid, "SIGKILL");
     for (let i = 0; i < 100 && pids.some(isAlive); i++) sleepSync(20);
     if (pids.some(isAlive)) throw new Error(`keepalived of ${b.name} survived SIGKILL`);
@@ -389,6 +392,9 @@ http {
     this.runUnitLines(b, unit.stopPost);
     await sleep(unit.restartSec * 1000);
     this.runUnitLines(b, unit.startPre);
+    // systemd has reaped the killed processes by now; here they may linger as zombies that
+    // keepalived's pid-file check mistakes for a running daemon: their pid files go.
+    for (const f of ["keepalived.pid", "vrrp.pid", "checkers.pid"]) fs.rmSync(path.join(b.dir, f), { force: true });
     this.startKeepalived(b);
   }
 
@@ -506,8 +512,25 @@ ${this.balancers.map((b) => `        ${b.address}`).join("\n")}
     );
   }
 
+  keepalivedRunning(b: Balancer): boolean {
+    const f = path.join(b.dir, "keepalived.pid");
+    return fs.existsSync(f) && isAlive(Number(fs.readFileSync(f, "utf8").trim()));
+  }
+
   stopKeepalived(b: Balancer): void {
-    this.stopByPidFile(path.join(b.dir, "keepalived.pid"));
+    this.stopKeepaliveds([b]);
+  }
+
+  /** Stops keepalived gracefully (SIGTERM) on several balancers at once, and waits for all. */
+  stopKeepaliveds(bs: readonly Balancer[]): void {
+    const pids = bs
+      .map((b) => path.join(b.dir, "keepalived.pid"))
+      .filter((f) => fs.existsSync(f))
+      .map((f) => Number(fs.readFileSync(f, "utf8").trim()))
+      .filter((pid) => pid > 0 && isAlive(pid));
+    for (const pid of pids) process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 150 && pids.some(isAlive); i++) sleepSync(20);
+    if (pids.some(isAlive)) throw new Error(`keepalived ${pids.filter(isAlive).join(", ")} did not exit on SIGTERM`);
   }
 
   keepalivedLog(b: Balancer): string {
