@@ -19,7 +19,7 @@
  * directory whose command line names its ceph.conf), its loop devices (backed by its files)
  * and its directory; also when an earlier run died (its pid no longer runs).
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -96,13 +96,13 @@ export class CephLab {
   }
 
   /** Namespace, planned loopback addresses, then the cluster (mon, mgr, OSDs, radosgw). */
-  up(): void {
+  async up(): Promise<void> {
     run("ip", ["netns", "add", this.ns]);
     this.nsMade = true;
     this.exec("ip", ["link", "set", "lo", "up"]);
     for (const a of new Set([this.mgrAddress, ...(this.rgw ? [this.rgw.address] : [])]))
       this.exec("ip", ["addr", "add", `${a}/32`, "dev", "lo"]);
-    const r = spawnSync(
+    const r = await spawnAsync(
       "ip",
       [
         "netns",
@@ -117,9 +117,11 @@ export class CephLab {
         this.rgw ? `${this.rgw.address}:${this.rgw.port}` : "-",
         ...this.osds.map((o) => `${o.host}:${o.deviceClass}`),
       ],
-      { encoding: "utf8", timeout: 300000 },
+      "",
+      process.env,
+      300000,
     );
-    if (r.status !== 0) throw new Error(`ceph-lab.sh up failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
+    if (r.status !== 0) throw new Error(`ceph-lab.sh up failed (${r.status}): ${r.stderr}${r.stdout}`);
   }
 
   /** A command inside the namespace; throws on failure. */
@@ -141,16 +143,18 @@ export class CephLab {
     return JSON.parse(this.ceph(...args, "-f", "json")) as T;
   }
 
-  /** Runs a rendered script the way a host does (`bash -s`, script on stdin), with CEPH_CONF set to the lab's. */
-  runScript(script: string, timeoutMs = 600000): ScriptRun {
-    const t0 = Date.now();
-    const r = spawnSync("ip", ["netns", "exec", this.ns, "bash", "-s"], {
-      encoding: "utf8",
-      input: script,
-      env: { ...process.env, CEPH_CONF: this.conf },
-      timeout: timeoutMs,
-    });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", seconds: (Date.now() - t0) / 1000 };
+  /**
+   * Runs a rendered script the way a host does (`bash -s`, script on stdin), with CEPH_CONF
+   * set to the lab's. Asynchronous, so a SIGINT/SIGTERM tears the lab down at once.
+   */
+  runScript(script: string, timeoutMs = 600000): Promise<ScriptRun> {
+    return spawnAsync(
+      "ip",
+      ["netns", "exec", this.ns, "bash", "-s"],
+      script,
+      { ...process.env, CEPH_CONF: this.conf },
+      timeoutMs,
+    );
   }
 
   /** Whether the cluster is HEALTH_OK with every PG of every pool active+clean (none undersized). */
@@ -195,6 +199,34 @@ export class CephLab {
     detachLoops(this.root);
     fs.rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** Runs a command with `input` on stdin; resolves with its exit status (null when killed at the timeout). */
+function spawnAsync(
+  cmd: string,
+  args: readonly string[],
+  input: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<ScriptRun> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+    });
+    child.stdin.end(input);
+  });
 }
 
 /** Detaches the loop devices backed by files under `dir` (`losetup -j`). */

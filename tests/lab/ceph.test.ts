@@ -81,8 +81,8 @@ interface Keys {
   s3SecretKey: string;
 }
 
-function readKeys(lab: CephLab): Keys {
-  const r = lab.runScript(renderCephReadKeys(lab.plan.configure));
+async function readKeys(lab: CephLab): Promise<Keys> {
+  const r = await lab.runScript(renderCephReadKeys(lab.plan.configure));
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, "");
   return JSON.parse(r.stdout) as Keys;
@@ -209,7 +209,7 @@ for (const stack of ["dev", "prod"] as const) {
       process.once("SIGTERM", onSignal);
       const t0 = Date.now();
       lab = new CephLab(stack, plan);
-      lab.up();
+      await lab.up();
       await lab.waitCleanHealth(HEALTH_TIMEOUT_MS);
       figure(`ceph.${stack}.bootstrap_to_health_ok`, (Date.now() - t0) / 1000);
     });
@@ -234,7 +234,7 @@ for (const stack of ["dev", "prod"] as const) {
     it("first run creates what the model says and ends at a clean HEALTH_OK", async () => {
       const l = lab!;
       const c = plan.configure;
-      const r = l.runScript(script);
+      const r = await l.runScript(script);
       firstRun = r;
       assertRan(r, "first run");
       figure(`ceph.${stack}.first_run`, r.seconds);
@@ -275,10 +275,10 @@ for (const stack of ["dev", "prod"] as const) {
       assert.doesNotMatch(pgs, /undersized/, "no undersized PGs");
     });
 
-    it("second run prints nothing and changes nothing", () => {
+    it("second run prints nothing and changes nothing", async () => {
       const l = lab!;
       const before = snapshot(l);
-      const r = l.runScript(script);
+      const r = await l.runScript(script);
       assertRan(r, "second run");
       figure(`ceph.${stack}.second_run`, r.seconds);
       assert.equal(r.stdout, "", "second run stdout");
@@ -305,7 +305,7 @@ for (const stack of ["dev", "prod"] as const) {
       l.ceph("osd", "crush", "set-device-class", wrong, `osd.${victim}`);
       l.ceph("osd", "pool", "set", last.name, "crush_rule", "replicated_rule");
       const want = csiCaps(c.csi.pools);
-      const r = l.runScript(script);
+      const r = await l.runScript(script);
       assertRan(r, "drift run");
       figure(`ceph.${stack}.drift_run`, r.seconds);
       assert.deepEqual(
@@ -318,15 +318,15 @@ for (const stack of ["dev", "prod"] as const) {
         ].sort(),
       );
       assertModelState(l, plan);
-      const again = l.runScript(script);
+      const again = await l.runScript(script);
       assertRan(again, "run after the repair");
       assert.equal(again.stdout + again.stderr, "", "nothing left to repair");
       await l.waitCleanHealth(HEALTH_TIMEOUT_MS);
     });
 
-    it("reads the keys back as JSON, and no change log ever carried them", () => {
+    it("reads the keys back as JSON, and no change log ever carried them", async () => {
       const l = lab!;
-      const keys = readKeys(l);
+      const keys = await readKeys(l);
       assert.equal(keys.csiClient, plan.configure.csi.client);
       assert.match(keys.csiKey, /^[A-Za-z0-9+/]{38}==$/);
       assert.equal(keys.s3User, plan.configure.rgw?.user);
@@ -335,11 +335,11 @@ for (const stack of ["dev", "prod"] as const) {
         assert.ok(!(firstRun!.stdout + firstRun!.stderr).includes(secret), "the first run's output carries no secret");
     });
 
-    it("the S3 endpoint takes a PUT and a GET in the planned bucket with the backup user's keys", () => {
+    it("the S3 endpoint takes a PUT and a GET in the planned bucket with the backup user's keys", async () => {
       const l = lab!;
       const rgw = plan.configure.rgw;
       assert.ok(l.rgw && rgw, "the plan has a cold tier and an RGW host");
-      const keys = readKeys(l);
+      const keys = await readKeys(l);
       const base = `http://${rgw.endpoint.address}:${rgw.endpoint.port}/${rgw.bucket}`;
       // The keys reach curl through its config on stdin, never its command line.
       const curl = (method: string, url: string, data?: string): string => {
