@@ -10,3 +10,5 @@ export const nodes = outputs.nodes;
 export const fabric = outputs.fabric;
 export const frontend = outputs.frontend;
 export const ceph = outputs.ceph;
+export const kubernetes = outputs.kubernetes;
+export const kubeconfig = outputs.kubeconfig;

@@ -13,6 +13,7 @@ import { z } from "zod";
 import { CephOutput } from "../components/ceph/output";
 import { FabricOutput } from "../components/fabric/output";
 import { FrontendOutput } from "../components/frontend/output";
+import { KubernetesOutput } from "../components/kubernetes/output";
 import { NodeOutput } from "../components/node/output";
 
 export const SiteOutput = z.strictObject({ stack: z.string().min(1), domain: z.string().min(1) });
@@ -25,6 +26,9 @@ export const StackOutputs = z
     fabric: FabricOutput,
     frontend: FrontendOutput,
     ceph: CephOutput,
+    kubernetes: KubernetesOutput,
+    /** Secret: `pulumi stack output --json` prints it as "[secret]" unless --show-secrets. */
+    kubeconfig: z.string().describe("the admin kubeconfig, server rewritten to the API endpoint (a secret output)"),
   })
   .meta({
     title: "estate stack outputs",

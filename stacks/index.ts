@@ -11,6 +11,8 @@ import { SpineLeafFabric } from "../components/fabric";
 import type { FabricOutput } from "../components/fabric/output";
 import { Frontend } from "../components/frontend";
 import type { FrontendOutput } from "../components/frontend/output";
+import { KubernetesCluster } from "../components/kubernetes";
+import type { KubernetesOutput } from "../components/kubernetes/output";
 import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
 import type { SiteOutput } from "../ops/contract";
 
@@ -21,6 +23,9 @@ export interface EstateOutputs {
   readonly fabric: pulumi.Output<FabricOutput>;
   readonly frontend: pulumi.Output<FrontendOutput>;
   readonly ceph: CephOutputs;
+  readonly kubernetes: KubernetesOutput;
+  /** The admin kubeconfig (secret), for ops scripts: `pulumi stack output --show-secrets kubeconfig`. */
+  readonly kubeconfig: pulumi.Output<string>;
 }
 
 export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
@@ -57,11 +62,24 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     nodes,
   });
 
+  const kubernetes = new KubernetesCluster("kubernetes", {
+    servers: estate.servers,
+    pools,
+    versions: estate.versions,
+    kubernetes: estate.kubernetes,
+    frontend: frontendOptions,
+    site,
+    nodes,
+    ceph,
+  });
+
   return {
     site: { stack: estate.stack, domain: site.domain },
     nodes: servers.map((n) => n.output),
     fabric: fabric.output,
     frontend: frontend.output,
     ceph: ceph.output,
+    kubernetes: kubernetes.output,
+    kubeconfig: kubernetes.kubeconfig,
   };
 }

@@ -11,6 +11,16 @@ export type KubernetesModel = Pick<Estate, "servers" | "pools" | "versions" | "k
 /** Used when `kubernetes.k3s.sha256` is unset: no binary has it, so the install refuses any. */
 export const UNSET_SHA256 = "0".repeat(64);
 
+/**
+ * What to tell the operator when the checksum is missing or a placeholder (all zeros):
+ * the plan still runs, every install stops at verification. Undefined when it is set.
+ */
+export function checksumWarning(estate: Pick<KubernetesModel, "kubernetes" | "versions">): string | undefined {
+  const sha = estate.kubernetes.k3s.sha256;
+  if (sha !== undefined && !/^0+$/.test(sha)) return undefined;
+  return `estate:kubernetes.k3s.sha256: ${sha === undefined ? "(missing)" : "is a placeholder (all zeros)"}: every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of ${estate.versions.k3s}`;
+}
+
 const byName = (a: Server, b: Server): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** Labels from the node's rack and roles (prefixes kubelet may set on its own node). */

@@ -165,6 +165,18 @@ export const KUBELET_SYSCTLS: readonly (readonly [string, number])[] = [
   ["vm.panic_on_oom", 0],
 ];
 
+/**
+ * Shell that sets `now` to a hash of what K3s last started with (binary, config, the S3
+ * drop-in) and `applied` to where it is recorded: the roll restarts K3s when they differ.
+ */
+function appliedHash(kind: K3sKind): string {
+  const files = [K3S_CONFIG_FILE, ...(kind === "server" ? [K3S_S3_CREDENTIALS_FILE] : [])];
+  return `applied=${shq(K3S_APPLIED_FILE)}
+mkdir -p "$(dirname "$applied")"
+files=(${files.map(shq).join(" ")})
+now=$( { sha256sum ${shq(K3S_BINARY)}; for f in "\${files[@]}"; do if [[ -f "$f" ]]; then sha256sum "$f"; fi; done; } | sha256sum | cut -d' ' -f1)`;
+}
+
 function unitOf(kind: K3sKind): string {
   return kind === "server" ? "k3s" : "k3s-agent";
 }
@@ -266,6 +278,9 @@ fi
 ${node.kind === "server" ? `for tool in kubectl crictl ctr; do ln -sfn ${shq(K3S_BINARY)} "/usr/local/bin/$tool"; done\n` : ""}${unitBlock(node.kind)}
 systemctl enable --now ${unit}.service
 ${node.kind === "server" ? waitApi() : `systemctl is-active --quiet ${unit}.service`}
+# What it started with: the roll restarts only when this changes.
+${appliedHash(node.kind)}
+if [[ ! -f "$applied" ]]; then echo "$now" >"$applied"; fi
 `;
 }
 
@@ -277,17 +292,13 @@ ${node.kind === "server" ? waitApi() : `systemctl is-active --quiet ${unit}.serv
  */
 export function renderRoll(input: K3sClusterInput, node: K3sNode): string {
   const unit = unitOf(node.kind);
-  const files = [K3S_CONFIG_FILE, ...(node.kind === "server" ? [K3S_S3_CREDENTIALS_FILE] : [])];
   return `#!/usr/bin/env bash
 # estate: roll K3s ${input.version} (${node.kind}) on ${node.name}
 set -euo pipefail
 ${fetchVerified(input)}
-applied=${shq(K3S_APPLIED_FILE)}
-files=(${files.map(shq).join(" ")})
-now=$( { sha256sum "$binary"; for f in "\${files[@]}"; do if [[ -f "$f" ]]; then sha256sum "$f"; fi; done; } | sha256sum | cut -d' ' -f1)
+${appliedHash(node.kind)}
 if [[ "$replaced" == 1 || ! -f "$applied" || "$(cat "$applied")" != "$now" ]]; then
   systemctl restart ${unit}.service
-  mkdir -p "$(dirname "$applied")"
   echo "$now" >"$applied"
 fi
 ${node.kind === "server" ? `${waitApi()}\n${renderWaitReady(node.name)}` : `systemctl is-active --quiet ${unit}.service`}

@@ -22,14 +22,6 @@ export function kubernetesRules({ config }: RuleInput, problems: Problems): void
   if (servers) resources(servers, problems);
 
   if (!kubernetes) return;
-  // A missing or all-zero checksum warns rather than fails, so that partial and synthetic
-  // configs still plan; either way the install script refuses the binary at verification.
-  const sha = kubernetes.k3s.sha256;
-  if (sha === undefined || /^0+$/.test(sha))
-    problems.warn(
-      "kubernetes.k3s.sha256",
-      `${sha === undefined ? "(missing)" : "is a placeholder (all zeros)"}: every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of ${config.versions?.k3s ?? "versions.k3s"}`,
-    );
   const api = kubernetes.apiEndpoint.address;
   if (api !== undefined && frontend && api !== frontend.vip)
     problems.add(

@@ -3,19 +3,21 @@
  * checksum, the API endpoint, the snapshot schedule, and pod/service CIDRs against the pools.
  */
 import { strict as assert } from "assert";
+import { checksumWarning, k3sInputFor } from "../../components/kubernetes/input";
 import { parseEstate } from "../../config/validate";
 import { edit, problems, rawConfig } from "../helpers/config";
 
 const dev = rawConfig("dev");
 
 describe("kubernetes rules", () => {
-  it("accepts the committed stacks, warning only about the placeholder checksum", () => {
-    for (const raw of [dev, rawConfig("prod")]) {
-      assert.deepEqual(problems(raw), []);
-      assert.deepEqual(parseEstate(raw).warnings, [
-        "estate:kubernetes.k3s.sha256: is a placeholder (all zeros): every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of v1.34.2+k3s1",
-      ]);
-    }
+  it("accepts the committed stacks; their placeholder checksum is the component's warning, not a problem", () => {
+    for (const raw of [dev, rawConfig("prod")]) assert.deepEqual(problems(raw), []);
+    const r = parseEstate(dev);
+    assert.ok(r.ok);
+    assert.equal(
+      checksumWarning(r.estate),
+      "estate:kubernetes.k3s.sha256: is a placeholder (all zeros): every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of v1.34.2+k3s1",
+    );
   });
 
   it("rejects a K3s server and an agent below what K3s needs", () => {
@@ -47,12 +49,17 @@ describe("kubernetes rules", () => {
     ]);
   });
 
-  it("warns when the checksum is missing (the install refuses the binary)", () => {
+  it("plans without a checksum, with a warning (the install refuses the binary)", () => {
     const raw = edit(dev, "kubernetes", (k) => void delete k.k3s.sha256);
     assert.deepEqual(problems(raw), []);
-    assert.deepEqual(parseEstate(raw).warnings, [
-      "estate:kubernetes.k3s.sha256: (missing): every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of v1.34.2+k3s1",
-    ]);
+    const r = parseEstate(raw);
+    assert.ok(r.ok);
+    assert.match(checksumWarning(r.estate) ?? "", /^estate:kubernetes\.k3s\.sha256: \(missing\): every K3s install/);
+    assert.equal(k3sInputFor(r.estate).sha256, "0".repeat(64));
+    const set = edit(dev, "kubernetes", (k) => void (k.k3s.sha256 = "a".repeat(64)));
+    const s = parseEstate(set);
+    assert.ok(s.ok);
+    assert.equal(checksumWarning(s.estate), undefined);
   });
 
   it("rejects an API endpoint address other than the front tier's VIP", () => {
