@@ -508,8 +508,22 @@ ${this.balancers.map((b) => `        ${b.address}`).join("\n")}
     this.exec(
       b.ns,
       `keepalived -n -l -D -P -f ${d}/keepalived.conf -p ${d}/keepalived.pid -r ${d}/vrrp.pid -c ${d}/checkers.pid ` +
-        `>>${d}/keepalived.log 2>&1 </dev/null &`,
+        // Each line stamped with the epoch in microseconds (keepalived's own stamp has seconds).
+        `</dev/null 2>&1 | while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done >>${d}/keepalived.log 2>&1 &`,
     );
+  }
+
+  /** The last VRRP transitions of every balancer, with times: for assertion messages. */
+  diagnose(): string {
+    return this.balancers
+      .map(
+        (b) =>
+          `${b.name}:\n${this.transitions(b)
+            .slice(-4)
+            .map((l) => `  ${l.slice(0, 120)}`)
+            .join("\n")}`,
+      )
+      .join("\n");
   }
 
   keepalivedRunning(b: Balancer): boolean {

@@ -197,7 +197,7 @@ for (const stack of ["dev", "prod"] as const) {
         console.log(
           `figure frontend.${stack}.load.spurious_transitions ${spurious} transitions (${Date.now() - t0} ms loaded)`,
         );
-        assert.equal(spurious, 0, l.balancers.map((b) => l.transitions(b).slice(-3).join("\n")).join("\n"));
+        assert.equal(spurious, 0, l.diagnose());
         assert.deepEqual(
           l.vipHolders().map((b) => b.name),
           [master.name],
@@ -229,7 +229,10 @@ for (const stack of ["dev", "prod"] as const) {
               l.accessLines(next) - (served.get(next.name) ?? 0) >= 5,
               `${next.name} (new master) served too few requests`,
             );
-            assert.ok(r.failoverMs < FAILOVER_MS, `${mode}: failover took ${r.failoverMs} ms`);
+            assert.ok(
+              r.failoverMs < FAILOVER_MS,
+              `${mode}: failover took ${r.failoverMs} ms (t0 ${t0.toFixed(3)}; failed: ${r.failures.join(", ")})\n${l.diagnose()}`,
+            );
             assert.match(l.keepalivedLog(next), /Entering MASTER STATE/, "the transition is logged");
           } finally {
             if (probe.exitCode === null) probe.kill("SIGKILL");
@@ -271,7 +274,10 @@ for (const stack of ["dev", "prod"] as const) {
           );
           assert.ok(l.accessLines(master) - servedMaster >= 5, `${master.name} serves again after the heal`);
           assert.ok(r.okAfter >= 5, `only ${r.okAfter} successful requests after the heal`);
-          assert.ok(r.failoverMs < HEAL_MS, `after the heal, requests failed for ${r.failoverMs} ms`);
+          assert.ok(
+            r.failoverMs < HEAL_MS,
+            `after the heal, requests failed for ${r.failoverMs} ms (t0 ${t0.toFixed(3)}; failed: ${r.failures.join(", ")})\n${l.diagnose()}`,
+          );
         } finally {
           if (probe.exitCode === null) probe.kill("SIGKILL");
           l.blackhole(master, false);
@@ -299,8 +305,9 @@ for (const stack of ["dev", "prod"] as const) {
           assert.deepEqual(
             l.vipHolders().map((b) => b.name),
             [master.name],
+            l.diagnose(),
           );
-          assert.equal(moves, 0, "no balancer changed state");
+          assert.equal(moves, 0, `no balancer changed state\n${l.diagnose()}`);
           for (const [i, b] of l.balancers.entries())
             assert.ok(dropped[i] >= 10, `${b.name}'s filter dropped the foreign adverts (${dropped[i]})`);
 
@@ -346,7 +353,10 @@ for (const stack of ["dev", "prod"] as const) {
           console.log(`figure frontend.${stack}.keepalived_kill.failed_requests ${r.failed} requests`);
           assert.match(l.keepalivedLog(next), /Entering MASTER STATE/, `${next.name} took over meanwhile`);
           assert.deepEqual(holders, [master.name], "exactly one balancer holds the VIP (ip addr on each)");
-          assert.ok(r.failoverMs < FAILOVER_MS, `kill: requests failed for ${r.failoverMs} ms`);
+          assert.ok(
+            r.failoverMs < FAILOVER_MS,
+            `kill: requests failed for ${r.failoverMs} ms (t0 ${t0.toFixed(3)}; failed: ${r.failures.join(", ")})\n${l.diagnose()}`,
+          );
         } finally {
           if (probe.exitCode === null) probe.kill("SIGKILL");
         }
