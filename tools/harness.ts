@@ -26,8 +26,12 @@ export interface RecordedResource {
 }
 
 export interface RecorderOptions {
-  /** Called with every registration as it reaches the monitor, raw inputs included. */
-  readonly onRegister?: (rec: RecordedResource) => void;
+  /**
+   * Called with every registration as it reaches the monitor, raw inputs included, and a
+   * function that returns the inputs as sent on the wire: there a secret inside an object
+   * is still at its place (deserializing lifts it to the top-level property).
+   */
+  readonly onRegister?: (rec: RecordedResource, wireInputs: () => Record<string, unknown>) => void;
   /**
    * Keep each resource's raw inputs in `resources` (tests read them). The plan passes
    * false: it takes what it needs in `onRegister`, so the inputs of a registered
@@ -69,6 +73,10 @@ interface RegisterRequest {
   getObject(): unknown;
   getDependenciesList(): string[];
   getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
+}
+
+interface Wire {
+  toJavaScript(): Record<string, unknown>;
 }
 
 const deserialize = (pulumi.runtime as unknown as { deserializeProperties(o: unknown): Record<string, unknown> })
@@ -133,7 +141,7 @@ export function installMocks(
           dependencies: [...deps].sort(),
           rawInputs: deserialize(req.getObject()),
         };
-        options.onRegister?.(rec);
+        options.onRegister?.(rec, () => (req.getObject() as Wire).toJavaScript());
         const kept = keepInputs ? rec : { ...rec, rawInputs: {} };
         if (!keepInputs) mockState?.delete(rec.urn);
         recorder.resources.push(kept);
@@ -160,8 +168,8 @@ export function installMocks(
  * because under mocks nothing reads them and they cost most of the time and memory:
  * - a stack trace per internal promise (`Error.stackTraceLimit = 0`: 5x faster, shared notes);
  * - a full, source-mapped call stack per resource (`Resource.callsites`: its source position);
- * - a leak-tracking wrapper per internal promise (`debuggablePromise`: two more promises,
- *   two closures, an Error and a label that holds the whole input text, ~12 per property).
+ * - a leak-tracking wrapper per internal promise (`debuggablePromise`: an Error, two
+ *   closures, a label that holds the whole input text, an entry in a set; ~12 per property).
  * What is registered, and in which order, does not change (tests/e2e/plan.test.ts compares).
  */
 export async function runProgram(entry: string): Promise<void> {
@@ -179,6 +187,11 @@ interface Debuggable {
   debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>;
 }
 
+const same = <T>(v: T): T => v;
+const rethrow = (e: unknown): never => {
+  throw e;
+};
+
 /** Switches the diagnostics above off; returns what switches them on again. ESTATE_PLAN_FULL_RUNTIME=1 keeps them. */
 function leanRuntime(): () => void {
   const limit = Error.stackTraceLimit;
@@ -190,7 +203,9 @@ function leanRuntime(): () => void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK calls it through this module object
   const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Debuggable;
   const wrap = debuggable.debuggablePromise;
-  debuggable.debuggablePromise = (p) => p;
+  // The same two reactions, so every registration completes in the same order (and
+  // resources.json lists them in the same order); without the per-promise state.
+  debuggable.debuggablePromise = (p) => p.then(same).catch(rethrow);
   return () => {
     Error.stackTraceLimit = limit;
     if (callsites) Object.defineProperty(resource, "callsites", callsites);

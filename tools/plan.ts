@@ -181,10 +181,12 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
   const tagIndex = new TagIndex();
   const recorder = installMocks(opts.stack, config, true, {
     keepInputs: false,
-    onRegister: (rec) => {
+    onRegister: (rec, wireInputs) => {
       resourceChunks.push(resourceJson(rec));
-      for (const tag of tagIndex.candidates(rec.type, rec.name))
-        captures.set(`${rec.urn}\0${tag.file}`, captureArtifact(rec.rawInputs, tag));
+      const tags = tagIndex.candidates(rec.type, rec.name);
+      // The wire form keeps a secret inside an object at its place, so only that part is hidden.
+      const inputs = tags.length ? wireInputs() : {};
+      for (const tag of tags) captures.set(`${rec.urn}\0${tag.file}`, captureArtifact(inputs, tag));
     },
   });
 

@@ -97,7 +97,13 @@ export function loadYamlFile(file: string): unknown {
     doc = yaml.load(text, { filename: file });
   } catch (e) {
     if (!(e instanceof yaml.YAMLException)) throw e;
-    const where = e.mark ? `:${e.mark.line + 1}:${e.mark.column + 1}` : "";
+    let where = e.mark ? `:${e.mark.line + 1}:${e.mark.column + 1}` : "";
+    if (!where && /single document/.test(e.reason)) {
+      // js-yaml gives no position here: the second document starts at the second '---' (or the first after content).
+      const starts = [...text.matchAll(/^---/gm)].map((m) => m.index);
+      const at = /^\s*(#.*\n\s*)*---/.test(text) ? starts[1] : starts[0];
+      if (at !== undefined) where = `:${lineCol(text, at)}`;
+    }
     throw new StackFileError(`${shown(file)}${where}: ${e.reason}; ${yamlFix(e.reason)}`);
   }
   if (/(^|[\s,[{])\*[^\s,[\]{}]/.test(text)) {

@@ -10,6 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
+import { toYaml } from "../../components/shared/artifacts";
+import { planProcessArgs } from "../../tools/plan";
 import { writeSynthStack } from "../../tools/synth";
 import { FIVE_MISTAKES } from "../helpers/config";
 import { planFailure, planStack, PROJECT_DIR, type PlanResult } from "../helpers/plan";
@@ -21,7 +23,20 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function inputValue(plan: PlanResult, urn: string, property: string): unknown {
   const r = plan.resources.find((x) => x.urn === urn);
   assert.ok(r, `resource ${urn} in resources.json`);
+  if (property === ".") return r.inputs;
   return property.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.inputs);
+}
+
+/** Every file under `dir`, relative, with its bytes. */
+function tree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else files.set(path.relative(dir, path.join(d, e.name)), fs.readFileSync(path.join(d, e.name)));
+  };
+  walk(dir);
+  return files;
 }
 
 for (const stack of ["dev", "prod"]) {
@@ -81,6 +96,17 @@ for (const stack of ["dev", "prod"]) {
       assert.ok(plan.index.length > 0);
       for (const e of plan.index) {
         const text = plan.artifact(e.path);
+        assert.ok(e.format === "text" || e.format === "yaml", `${e.path} has a format`);
+        const whole = text === "[secret]\n" || text === "[unknown]\n";
+        if (e.format === "yaml" && !whole && (e.secret || e.unknown)) {
+          // Only the secret or unknown parts of an object are hidden, each at its place.
+          assert.equal(e.sha256, undefined, e.path);
+          assert.equal(typeof yaml.load(text), "object", e.path);
+          assert.doesNotMatch(text, /plan placeholder/, e.path);
+          if (e.secret) assert.match(text, /'\[secret\]'/, e.path);
+          if (e.unknown) assert.match(text, /'\[unknown\]'/, e.path);
+          continue;
+        }
         if (e.secret) {
           assert.equal(text, "[secret]\n");
           continue;
@@ -89,7 +115,10 @@ for (const stack of ["dev", "prod"]) {
         if (e.unknown && e.kind === "data") continue;
         assert.equal(e.unknown, undefined, `${e.path} is known at preview`);
         assert.equal(createHash("sha256").update(text).digest("hex"), e.sha256, e.path);
-        assert.equal(inputValue(plan, e.urn, e.property), text, `${e.path} is ${e.urn} input ${e.property}`);
+        const input = inputValue(plan, e.urn, e.property);
+        // A structured input is written as YAML (sorted keys); YAML sent as text is that text.
+        const expected = e.format === "yaml" && typeof input !== "string" ? toYaml(input) : input;
+        assert.equal(expected, text, `${e.path} is ${e.urn} input ${e.property}`);
       }
     });
 
@@ -146,6 +175,25 @@ for (const stack of ["dev", "prod"]) {
   });
 }
 
+describe("offline plan: the lean runtime", function () {
+  this.timeout(120000);
+
+  it("writes the same files, byte for byte, as with every SDK diagnostic on", () => {
+    const lean = planStack("dev");
+    const out = path.join(tmp, "full-runtime-dev");
+    const r = spawnSync(process.execPath, planProcessArgs("dev", out), {
+      cwd: PROJECT_DIR,
+      encoding: "utf8",
+      env: { ...process.env, ESTATE_PLAN_FULL_RUNTIME: "1" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const a = tree(lean.dir);
+    const b = tree(out);
+    assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+    for (const [f, bytes] of a) assert.ok(bytes.equals(b.get(f)!), `${f} differs`);
+  });
+});
+
 describe("offline plan: synthetic estates", function () {
   this.timeout(300000);
 
@@ -191,6 +239,41 @@ describe("offline plan: invalid config", function () {
     const keys = lines.map((l) => l.split(": ")[0]);
     for (const k of FIVE_MISTAKES.keys) assert.ok(keys.includes(k), `${k} in:\n${r.stderr}`);
     assert.deepEqual(fs.readdirSync(r.out), [], "nothing is written for an invalid config");
+    fs.rmSync(r.out, { recursive: true, force: true });
+  });
+});
+
+describe("offline plan: unreadable stack files", function () {
+  this.timeout(60000);
+
+  it("a duplicate key: exit 1, one line with the file, line and column", () => {
+    const file = path.join(tmp, "Pulumi.dupkey.yaml");
+    fs.writeFileSync(file, "config:\n  estate:site:\n    domain: a.example\n  estate:site:\n    domain: b.example\n");
+    const r = planFailure("dupkey", file);
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr,
+      `${file}:4:3: duplicated mapping key; each key may appear once in a map: remove or merge the repeated one\n`,
+    );
+    fs.rmSync(r.out, { recursive: true, force: true });
+  });
+
+  it("an alias bomb: exit 1, one line, without expanding it", () => {
+    const lines = ["config:", '  estate:lol0: &a0 "lol"'];
+    for (let i = 1; i <= 9; i++)
+      lines.push(
+        `  estate:lol${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    const file = path.join(tmp, "Pulumi.bomb.yaml");
+    fs.writeFileSync(file, `${lines.join("\n")}\n`);
+    const started = process.hrtime.bigint();
+    const r = planFailure("bomb", file);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    console.log(`      figure plan.alias_bomb.wall ${seconds.toFixed(2)} s`);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^\S+Pulumi\.bomb\.yaml:3:21: aliases expand the document by more than \d+ nodes .*\n$/);
     fs.rmSync(r.out, { recursive: true, force: true });
   });
 });
