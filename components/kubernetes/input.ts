@@ -73,3 +73,20 @@ export function k3sInputFor(
     etcdSnapshots: { schedule: k.etcdSnapshots.schedule, retention: k.etcdSnapshots.retention, ...(s3 ? { s3 } : {}) },
   };
 }
+
+/**
+ * The input of `renderApiStream` for the front tier's balancers: the VIP and every K3s
+ * server's loopback, by name. (For the front tier to include in its nginx.conf.)
+ */
+export function apiStreamInputFor(estate: Pick<KubernetesModel, "servers" | "frontend">): {
+  vip: string;
+  servers: { name: string; address: string }[];
+} {
+  return {
+    vip: estate.frontend.vip,
+    servers: estate.servers
+      .filter((s) => s.roles.includes("k8s-server"))
+      .sort(byName)
+      .map((s) => ({ name: s.name, address: s.loopback })),
+  };
+}

@@ -9,7 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { k3sInputFor } from "../../components/kubernetes/input";
+import { apiStreamInputFor, k3sInputFor } from "../../components/kubernetes/input";
 import {
   agentBatches,
   K3S_AGENT_TOKEN_FILE,
@@ -248,7 +248,11 @@ kind: Config
 
   it("renders the API stream block that nginx -t accepts, with every K3s server as an upstream", function () {
     requireTool("nginx", "nginx");
-    const stream = renderApiStream({ vip: "10.20.0.10", servers: prod.servers });
+    const stream = renderApiStream(apiStreamInputFor(estateOf("prod")));
+    assert.deepEqual(
+      apiStreamInputFor(estateOf("prod")).servers.map((s) => s.name),
+      ["ctl-1", "ctl-2", "ctl-3"],
+    );
     for (const s of prod.servers) assert.match(stream, new RegExp(`server ${s.address.replace(/\./g, "\\.")}:6443 `));
     assert.match(stream, /listen 10\.20\.0\.10:6443;/);
     // nginx -t binds the listener: the same block on an address this machine has (the
