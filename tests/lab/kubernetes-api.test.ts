@@ -5,27 +5,13 @@
  * listen address differs from a balancer (127.0.0.1 instead of the VIP).
  */
 import { strict as assert } from "assert";
-import { type ChildProcess, spawn, spawnSync } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { renderApiStream } from "../../components/kubernetes/render";
-import { requireTool } from "../helpers/tools";
-
-const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
-
-/** Debian builds Nginx's stream module apart (libnginx-mod-stream); install it as root, or say so. */
-function requireStreamModule(): void {
-  if (fs.existsSync(STREAM_MODULE)) return;
-  if (process.getuid?.() === 0)
-    spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "libnginx-mod-stream"], {
-      stdio: "inherit",
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-  if (!fs.existsSync(STREAM_MODULE))
-    throw new Error("Nginx's stream module is required: apt-get install libnginx-mod-stream (Debian)");
-}
+import { requireStreamModule, STREAM_MODULE } from "../helpers/nginx-stream";
 
 function standIn(address: string, name: string): Promise<net.Server> {
   return new Promise((resolve, reject) => {
@@ -58,7 +44,6 @@ describe("lab: the Kubernetes API endpoint (Nginx stream) survives the loss of a
 
   for (const dead of servers) {
     it(`answers every connection with ${dead.name} down`, async () => {
-      requireTool("nginx", "nginx");
       requireStreamModule();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-api-"));
       const listeners = new Map<string, net.Server>();

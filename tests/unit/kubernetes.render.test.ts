@@ -28,6 +28,7 @@ import {
 } from "../../components/kubernetes/render";
 import { estateOf } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
+import { requireStreamModule, STREAM_MODULE } from "../helpers/nginx-stream";
 import { checkScripts } from "../helpers/shellcheck";
 import { requireTool } from "../helpers/tools";
 
@@ -247,7 +248,7 @@ kind: Config
   });
 
   it("renders the API stream block that nginx -t accepts, with every K3s server as an upstream", function () {
-    requireTool("nginx", "nginx");
+    requireStreamModule();
     const stream = renderApiStream(apiStreamInputFor(estateOf("prod")));
     assert.deepEqual(
       apiStreamInputFor(estateOf("prod")).servers.map((s) => s.name),
@@ -261,10 +262,10 @@ kind: Config
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-stream-"));
     try {
       const conf = path.join(dir, "nginx.conf");
-      // Debian builds the stream module as a dynamic module (libnginx-mod-stream).
-      const mod = "/usr/lib/nginx/modules/ngx_stream_module.so";
-      const load = fs.existsSync(mod) ? `load_module ${mod};\n` : "";
-      fs.writeFileSync(conf, `${load}pid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\n${local}`);
+      fs.writeFileSync(
+        conf,
+        `load_module ${STREAM_MODULE};\npid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\n${local}`,
+      );
       const r = spawnSync("nginx", ["-t", "-q", "-p", `${dir}/`, "-e", "stderr", "-c", conf], { encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
     } finally {
