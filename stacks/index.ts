@@ -71,6 +71,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     site,
     nodes,
     ceph,
+    endpoint: frontend,
   });
 
   return {

@@ -65,6 +65,11 @@ export interface KubernetesClusterArgs extends KubernetesModel {
   readonly nodes: Readonly<Record<string, HardwareNode>>;
   /** The Ceph cluster: fsid, monitors, RBD pools, the CSI key, the cold tier (S3). */
   readonly ceph: Pick<CephCluster, "fsid" | "keys" | "output">;
+  /**
+   * What serves the API endpoint (the front tier): the kubeconfig, and so the Provider and
+   * everything on it, waits for it. @default none
+   */
+  readonly endpoint?: pulumi.Resource;
 }
 
 /** Ceph's monitor port (msgr v1, what the kernel RBD client of ceph-csi dials). */
@@ -176,7 +181,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     const readKubeconfig = remoteScript(
       `${name}-kubeconfig`,
       { ...on(first.name), script: renderReadKubeconfig(), file: file("read-kubeconfig.sh"), outputIsSecret: true },
-      { parent: this, dependsOn: [firstInstall] },
+      { parent: this, dependsOn: [firstInstall, ...(args.endpoint ? [args.endpoint] : [])] },
     );
     const endpointUrl = apiEndpointUrl(input);
     this.kubeconfig = pulumi.secret(readKubeconfig.stdout.apply((t) => rewriteKubeconfig(t, endpointUrl)));

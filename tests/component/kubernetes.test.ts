@@ -71,7 +71,9 @@ async function build(estate: Estate, withValues = false): Promise<{ rec: Recorde
     estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
   );
   const ceph = new CephCluster("ceph", { ...estate, nodes });
-  const k8s = new KubernetesCluster("kubernetes", { ...estate, nodes, ceph });
+  // The endpoint's stand-in: a balancer node (the stack passes the front tier).
+  const endpoint = nodes["lb-1"] ?? nodes["srv-1"];
+  const k8s = new KubernetesCluster("kubernetes", { ...estate, nodes, ceph, endpoint });
   await settle();
   return { rec, k8s };
 }
@@ -142,8 +144,10 @@ describe("KubernetesCluster (mocks)", () => {
     for (const r of k8s) assert.ok(r.provider.startsWith(`${provider.urn}::`), `${r.name} uses ${r.provider}`);
   });
 
-  it("reads the kubeconfig back as a secret, never logged", async () => {
+  it("reads the kubeconfig back as a secret, never logged, once the endpoint is served", async () => {
     assert.equal(named("kubernetes-kubeconfig").rawInputs.logging, "none");
+    assert.ok(dependsOn("kubernetes-kubeconfig", "kubernetes-ctl-1-install"));
+    assert.ok(dependsOn("kubernetes-kubeconfig", "lb-1-baseline"), "waits for what serves the API endpoint");
     assert.equal((await settled(cluster.kubeconfig)).secret, true);
   });
 
