@@ -138,22 +138,24 @@ export function captureArtifact(inputs: Record<string, unknown>, tag: ArtifactTa
  * resource's real URN, so two resources with one type and name cannot swap artifacts.
  */
 class TagIndex {
-  private readonly byKey = new Map<string, ArtifactTag[]>();
+  private readonly byKey = new Map<string, Tagged[]>();
   private indexed = 0;
 
-  candidates(type: string, name: string): readonly ArtifactTag[] {
+  candidates(type: string, name: string): readonly Tagged[] {
     const all = taggedArtifacts();
     for (; this.indexed < all.length; this.indexed++) {
-      const { resource, tag } = all[this.indexed];
-      const r = resource as unknown as { __pulumiType?: string; __name?: string };
+      const tagged = all[this.indexed];
+      const r = tagged.resource as unknown as { __pulumiType?: string; __name?: string };
       const key = `${r.__pulumiType}\0${r.__name}`;
       const list = this.byKey.get(key);
-      if (list) list.push(tag);
-      else this.byKey.set(key, [tag]);
+      if (list) list.push(tagged);
+      else this.byKey.set(key, [tagged]);
     }
     return this.byKey.get(`${type}\0${name}`) ?? [];
   }
 }
+
+type Tagged = ReturnType<typeof taggedArtifacts>[number];
 
 /** One element of resources.json as `JSON.stringify(list, null, 2)` writes it, indentation included. */
 function resourceJson(rec: RecordedResource): string {
@@ -169,113 +171,193 @@ function resourceJson(rec: RecordedResource): string {
   return `  ${JSON.stringify(entry, null, 2).replace(/\n/g, "\n  ")}`;
 }
 
+/**
+ * The plan's files as they are written while the program registers: in a folder beside
+ * `out` that replaces it only when the plan succeeds (an invalid config writes nothing).
+ * Streaming them keeps neither the inputs nor the texts in memory.
+ */
+class Staging {
+  readonly dir: string;
+  private fd: number | undefined;
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly out: string) {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    this.dir = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.partial-`));
+    fs.mkdirSync(path.join(this.dir, "artifacts"));
+  }
+
+  /** One element of resources.json, in registration order. */
+  resource(chunk: string): void {
+    if (this.fd === undefined) {
+      this.fd = fs.openSync(path.join(this.dir, "resources.json"), "w");
+      fs.writeSync(this.fd, `[\n${chunk}`);
+    } else fs.writeSync(this.fd, `,\n${chunk}`);
+  }
+
+  closeResources(): void {
+    if (this.fd === undefined) fs.writeFileSync(path.join(this.dir, "resources.json"), "[]\n");
+    else {
+      fs.writeSync(this.fd, "\n]\n");
+      fs.closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+
+  file(rel: string, text: string): void {
+    const file = path.join(this.dir, rel);
+    const dir = path.dirname(file);
+    if (!this.dirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    fs.writeFileSync(file, text);
+  }
+
+  commit(): void {
+    fs.rmSync(this.out, { recursive: true, force: true });
+    fs.renameSync(this.dir, this.out);
+  }
+
+  discard(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What INDEX.json needs of a captured artifact; the text only while it cannot be written yet. */
+interface CapturedMeta {
+  readonly secret: boolean;
+  readonly unknown: boolean;
+  readonly sha256?: string;
+  readonly error?: string;
+  /** Kept when two resources share a type and name, until the tag's URN says which is which. */
+  readonly text?: string;
+}
+
 export async function plan(opts: PlanOptions): Promise<PlanSummary> {
   const started = process.hrtime.bigint();
   trace("start", started);
   const config = readStackConfig(PROJECT_DIR, opts.stack, opts.stackFile);
-
-  // What the files need is taken as each resource registers; its inputs are then garbage.
-  const resourceChunks: string[] = [];
-  const captures = new Map<string, Captured>();
-  clearArtifactTags();
-  const tagIndex = new TagIndex();
-  const recorder = installMocks(opts.stack, config, true, {
-    keepInputs: false,
-    onRegister: (rec, wireInputs) => {
-      resourceChunks.push(resourceJson(rec));
-      const tags = tagIndex.candidates(rec.type, rec.name);
-      // The wire form keeps a secret inside an object at its place, so only that part is hidden.
-      const inputs = tags.length ? wireInputs() : {};
-      for (const tag of tags) captures.set(`${rec.urn}\0${tag.file}`, captureArtifact(inputs, tag));
-    },
-  });
-
-  let configError: (Error & { problems: string[] }) | undefined;
-  const onRejection = (e: unknown): void => {
-    if (isConfigError(e)) configError = e;
-    else throw e;
-  };
-  process.on("unhandledRejection", onRejection);
+  const staging = new Staging(path.resolve(opts.out));
+  let committed = false;
   try {
-    await runProgram(opts.entry ?? path.join(PROJECT_DIR, "index.ts"));
-  } catch (e) {
-    if (!isConfigError(e)) throw e;
-    configError = e;
-  } finally {
-    process.off("unhandledRejection", onRejection);
-  }
-  if (configError) throw new PlanConfigError(configError.problems);
-  trace("registered", started);
-  if (process.env.ESTATE_PLAN_HEAPSNAPSHOT) {
-    // Debug: what is still alive once every resource is registered (tools/heap.ts reads it).
-    v8.writeHeapSnapshot(process.env.ESTATE_PLAN_HEAPSNAPSHOT);
-  }
-
-  const out = path.resolve(opts.out);
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(path.join(out, "artifacts"), { recursive: true });
-
-  const fd = fs.openSync(path.join(out, "resources.json"), "w");
-  try {
-    if (resourceChunks.length === 0) fs.writeSync(fd, "[]\n");
-    else {
-      fs.writeSync(fd, "[\n");
-      resourceChunks.forEach((c, i) => fs.writeSync(fd, i === 0 ? c : `,\n${c}`));
-      fs.writeSync(fd, "\n]\n");
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  resourceChunks.length = 0;
-  writeJson(path.join(out, "outputs.json"), sanitize(recorder.stackOutputs ?? {}));
-  trace("resources.json", started);
-
-  const index: ArtifactEntry[] = [];
-  const dirs = new Set<string>();
-  for (const { resource, tag } of taggedArtifacts()) {
-    const urn = await new Promise<string>((resolve) => resource.urn.apply(resolve));
-    if (!recorder.byUrn(urn)) throw new Error(`artifact ${tag.file}: resource ${urn} was never registered`);
-    const got = captures.get(`${urn}\0${tag.file}`);
-    if (!got)
-      throw new Error(
-        `artifact ${tag.file}: ${urn} was tagged after it registered; tag a resource right after creating it`,
-      );
-    if (got.error) throw new Error(`artifact ${tag.file}: ${urn} ${got.error}`);
-    const file = path.join(out, "artifacts", tag.file);
-    const dir = path.dirname(file);
-    if (!dirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      dirs.add(dir);
-    }
-    fs.writeFileSync(file, got.text);
-    index.push({
-      path: tag.file,
-      kind: tag.kind,
-      format: tag.format ?? "text",
-      target: tag.target,
-      urn,
-      property: tag.property,
-      ...(got.secret || got.unknown ? {} : { sha256: sha256(got.text) }),
-      ...(got.secret ? { secret: true } : {}),
-      ...(got.unknown ? { unknown: true } : {}),
+    // What the files need is taken as each resource registers; its inputs are then garbage.
+    const captures = new Map<string, CapturedMeta>();
+    /** Which resource's input is on disk for an artifact file. */
+    const writtenBy = new Map<string, string>();
+    let registerError: unknown;
+    clearArtifactTags();
+    const tagIndex = new TagIndex();
+    const recorder = installMocks(opts.stack, config, true, {
+      keepInputs: false,
+      onRegister: (rec, wireInputs) => {
+        // Inside the monitor's callback a throw would stop the SDK mid-flight: keep it for later.
+        try {
+          register(rec, wireInputs);
+        } catch (e) {
+          registerError ??= e;
+        }
+      },
     });
+    function register(rec: RecordedResource, wireInputs: () => Record<string, unknown>): void {
+      staging.resource(resourceJson(rec));
+      const candidates = tagIndex.candidates(rec.type, rec.name);
+      if (!candidates.length) return;
+      const shared = new Set(candidates.map((c) => c.resource)).size > 1;
+      // The wire form keeps a secret inside an object at its place, so only that part is hidden.
+      const inputs = wireInputs();
+      for (const { tag } of candidates) {
+        const got = captureArtifact(inputs, tag);
+        const clean = !got.secret && !got.unknown && !got.error;
+        const meta: CapturedMeta = {
+          secret: got.secret,
+          unknown: got.unknown,
+          ...(clean ? { sha256: sha256(got.text) } : {}),
+          ...(got.error ? { error: got.error } : {}),
+          ...(shared ? { text: got.text } : {}),
+        };
+        captures.set(`${rec.urn}\0${tag.file}`, meta);
+        if (!shared && !got.error) {
+          staging.file(path.join("artifacts", tag.file), got.text);
+          writtenBy.set(tag.file, rec.urn);
+        }
+      }
+    }
+
+    let configError: (Error & { problems: string[] }) | undefined;
+    const onRejection = (e: unknown): void => {
+      if (isConfigError(e)) configError = e;
+      else throw e;
+    };
+    process.on("unhandledRejection", onRejection);
+    try {
+      await runProgram(opts.entry ?? path.join(PROJECT_DIR, "index.ts"));
+    } catch (e) {
+      if (!isConfigError(e)) throw e;
+      configError = e;
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+    if (configError) throw new PlanConfigError(configError.problems);
+    if (registerError) throw registerError;
+    trace("registered", started);
+    if (process.env.ESTATE_PLAN_HEAPSNAPSHOT) {
+      // Debug: what is still alive once every resource is registered (tools/heap.ts reads it).
+      v8.writeHeapSnapshot(process.env.ESTATE_PLAN_HEAPSNAPSHOT);
+    }
+
+    staging.closeResources();
+    writeJson(path.join(staging.dir, "outputs.json"), sanitize(recorder.stackOutputs ?? {}));
+
+    const index: ArtifactEntry[] = [];
+    for (const { resource, tag } of taggedArtifacts()) {
+      const urn = await new Promise<string>((resolve) => resource.urn.apply(resolve));
+      if (!recorder.byUrn(urn)) throw new Error(`artifact ${tag.file}: resource ${urn} was never registered`);
+      const got = captures.get(`${urn}\0${tag.file}`);
+      if (!got)
+        throw new Error(
+          `artifact ${tag.file}: ${urn} was tagged after it registered; tag a resource right after creating it`,
+        );
+      if (got.error) throw new Error(`artifact ${tag.file}: ${urn} ${got.error}`);
+      if (got.text !== undefined) staging.file(path.join("artifacts", tag.file), got.text);
+      else if (writtenBy.get(tag.file) !== urn)
+        throw new Error(
+          `artifact ${tag.file}: ${urn} and ${writtenBy.get(tag.file)} both wrote it; give each its own file`,
+        );
+      index.push({
+        path: tag.file,
+        kind: tag.kind,
+        format: tag.format ?? "text",
+        target: tag.target,
+        urn,
+        property: tag.property,
+        ...(got.sha256 ? { sha256: got.sha256 } : {}),
+        ...(got.secret ? { secret: true } : {}),
+        ...(got.unknown ? { unknown: true } : {}),
+      });
+    }
+    trace("artifacts", started);
+    index.sort((a, b) => a.path.localeCompare(b.path));
+    writeJson(path.join(staging.dir, "artifacts", "INDEX.json"), index);
+
+    let tree = previewTree(recorder.resources, opts.stack);
+    if (config.placeholders.length)
+      tree += `\nSecrets replaced by placeholders (offline): ${config.placeholders.join(", ")}\n`;
+    fs.writeFileSync(path.join(staging.dir, "preview.txt"), tree);
+    staging.commit();
+    committed = true;
+    trace("done", started);
+
+    return {
+      resources: recorder.resources.length,
+      artifacts: index.length,
+      placeholders: config.placeholders,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    };
+  } finally {
+    if (!committed) staging.discard();
   }
-  trace("artifacts", started);
-  index.sort((a, b) => a.path.localeCompare(b.path));
-  writeJson(path.join(out, "artifacts", "INDEX.json"), index);
-
-  let tree = previewTree(recorder.resources, opts.stack);
-  if (config.placeholders.length)
-    tree += `\nSecrets replaced by placeholders (offline): ${config.placeholders.join(", ")}\n`;
-  fs.writeFileSync(path.join(out, "preview.txt"), tree);
-  trace("done", started);
-
-  return {
-    resources: recorder.resources.length,
-    artifacts: index.length,
-    placeholders: config.placeholders,
-    seconds: Number(process.hrtime.bigint() - started) / 1e9,
-  };
 }
 
 /** Heap growth allowed past the live set at the last full collection, in percent (V8's default: up to ~300). */
