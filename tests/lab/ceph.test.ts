@@ -212,6 +212,14 @@ for (const stack of ["dev", "prod"] as const) {
       await lab.up();
       await lab.waitCleanHealth(HEALTH_TIMEOUT_MS);
       figure(`ceph.${stack}.bootstrap_to_health_ok`, (Date.now() - t0) / 1000);
+      // The manager creates its pool once OSDs are up (cephadm's bootstrap: before any later
+      // step). Wait for it, so the first run meets it on the plain root, as on a real cluster.
+      for (let i = 0; ; i++) {
+        const pools = lab.cephJson<string[]>("osd", "pool", "ls");
+        if (pools.includes("device_health_metrics") || pools.includes(".mgr")) break;
+        if (i >= 60) throw new Error(`the manager created no pool within 60 s: ${pools.join(", ")}`);
+        await sleep(1000);
+      }
     });
 
     after(() => {
