@@ -390,7 +390,8 @@ async function main(): Promise<void> {
   // V8 lets the heap grow to several times what was live at its last full collection; the
   // plan's garbage (finished registrations) then piles up to ~4x the live set. Collect at
   // 1.25x instead: the peak follows the live set (README, "The offline plan").
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  const growing = Number(process.env.ESTATE_PLAN_HEAP_GROWING_PERCENT ?? HEAP_GROWING_PERCENT);
+  v8.setFlagsFromString(`--heap-growing-percent=${growing}`);
   try {
     const s = await plan({ stack: o.stack, out, stackFile: o.stackFile });
     const rss = process.resourceUsage().maxRSS / 1024;
