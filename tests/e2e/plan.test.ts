@@ -11,7 +11,6 @@ import * as path from "path";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
 import { toYaml } from "../../components/shared/artifacts";
-import { planProcessArgs } from "../../tools/plan";
 import { writeSynthStack } from "../../tools/synth";
 import { FIVE_MISTAKES } from "../helpers/config";
 import { planFailure, planStack, PROJECT_DIR, type PlanResult } from "../helpers/plan";
@@ -180,17 +179,27 @@ describe("offline plan: the lean runtime", function () {
 
   it("writes the same files, byte for byte, as with every SDK diagnostic on", () => {
     const lean = planStack("dev");
-    const out = path.join(tmp, "full-runtime-dev");
-    const r = spawnSync(process.execPath, planProcessArgs("dev", out), {
-      cwd: PROJECT_DIR,
-      encoding: "utf8",
-      env: { ...process.env, ESTATE_PLAN_FULL_RUNTIME: "1" },
-    });
-    assert.equal(r.status, 0, r.stderr);
+    const full = planStack("dev", undefined, { ESTATE_PLAN_FULL_RUNTIME: "1" });
     const a = tree(lean.dir);
-    const b = tree(out);
+    const b = tree(full.dir);
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
     for (const [f, bytes] of a) assert.ok(bytes.equals(b.get(f)!), `${f} differs`);
+  });
+});
+
+describe("offline plan: memory", function () {
+  this.timeout(180000);
+
+  it("plans 200 servers at most 215 KiB of peak RSS per resource (was ~257 before inputs were streamed)", () => {
+    const file = path.join(tmp, "Pulumi.mem200.yaml");
+    writeSynthStack(file, 200, 10, 2);
+    const plan = planStack("mem200", file);
+    const peak = Number(/^figure plan\.\S+\.peak_rss (\d+) MiB$/m.exec(plan.stdout)?.[1]);
+    const perResource = (peak * 1024) / plan.resources.length;
+    console.log(`      figure plan.mem200.peak_rss ${peak} MiB`);
+    console.log(`      figure plan.mem200.resources ${plan.resources.length} resources`);
+    console.log(`      figure plan.mem200.peak_per_resource ${perResource.toFixed(0)} KiB`);
+    assert.ok(perResource <= 215, `${perResource.toFixed(0)} KiB per resource`);
   });
 });
 

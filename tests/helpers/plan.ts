@@ -34,9 +34,12 @@ export interface PlanResult {
 
 const cache = new Map<string, PlanResult>();
 
-/** Plans `stack` (from Pulumi.<stack>.yaml, or `stackFile`) into a fresh temporary folder. */
-export function planStack(stack: string, stackFile?: string): PlanResult {
-  const key = `${stack}\0${stackFile ?? ""}`;
+/**
+ * Plans `stack` (from Pulumi.<stack>.yaml, or `stackFile`) into a fresh temporary folder;
+ * `env` adds environment variables for the plan's process (e.g. ESTATE_PLAN_FULL_RUNTIME).
+ */
+export function planStack(stack: string, stackFile?: string, env: Record<string, string> = {}): PlanResult {
+  const key = `${stack}\0${stackFile ?? ""}\0${JSON.stringify(env)}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `estate-plan-${stack}-`));
@@ -44,6 +47,7 @@ export function planStack(stack: string, stackFile?: string): PlanResult {
     cwd: PROJECT_DIR,
     encoding: "utf8",
     stdio: "pipe",
+    env: { ...process.env, ...env },
   });
   const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   const index = read("artifacts/INDEX.json") as ArtifactEntry[];
