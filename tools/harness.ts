@@ -165,7 +165,7 @@ export function installMocks(
  * CLI does: inside the root `pulumi:pulumi:Stack`, then waits for every registration.
  *
  * While it registers, three things the SDK does for the engine's diagnostics are off,
- * because under mocks nothing reads them and they cost most of the time and memory:
+ * because under mocks nothing reads them and they cost time and memory:
  * - a stack trace per internal promise (`Error.stackTraceLimit = 0`: 5x faster, shared notes);
  * - a full, source-mapped call stack per resource (`Resource.callsites`: its source position);
  * - a leak-tracking wrapper per internal promise (`debuggablePromise`: an Error, two
