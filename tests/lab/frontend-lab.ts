@@ -613,14 +613,27 @@ ${this.balancers.map((b) => `        ${b.address}`).join("\n")}
    * Starts a probe loop in the client namespace: one HTTPS request through the VIP every
    * ~10 ms (`timeout` s each, a new connection each), one line per request:
    * `<epoch s> <http code> <backend> curl=<exit code>` (curl's messages in `<file>.err`).
+   *
+   * `retryUnprocessed`: a request whose connection the server closed before any response
+   * (HTTP/2 GOAWAY for a stream it did not process: curl 16; a connection closed or reset
+   * before the response: 52, 56) is sent once more on a new connection, as browsers do
+   * for a request the server never processed; each such close is logged to `<file>.closed`.
+   * A refused connection (7) or a timeout (28) is never retried.
    */
-  startProbe(file: string, timeout = 0.25, cacert = CERT): ChildProcess {
+  startProbe(file: string, timeout = 0.25, cacert = CERT, retryUnprocessed = false): ChildProcess {
     const tls = ["--cacert", cacert, ...this.curlTls().slice(2)].join(" ");
+    const request = `out=$(curl -sS -m ${timeout} ${tls} -w ' %{http_code}' ${this.httpsUrl()} 2>>${file}.err) || rc=$?`;
     const script = `export LC_ALL=C
 end=$((SECONDS+40))
+: >${file}.closed
 while (( SECONDS < end )); do
   rc=0
-  out=$(curl -sS -m ${timeout} ${tls} -w ' %{http_code}' ${this.httpsUrl()} 2>>${file}.err) || rc=$?
+  ${request}
+  if ${retryUnprocessed ? "true" : "false"} && [[ $rc == 16 || $rc == 52 || $rc == 56 ]]; then
+    echo "$EPOCHREALTIME curl=$rc" >>${file}.closed
+    rc=0
+    ${request}
+  fi
   echo "$EPOCHREALTIME \${out##* } \${out%% *} curl=$rc"
   sleep 0.01
 done >${file}
@@ -632,6 +645,12 @@ done >${file}
     });
     this.children.push(child);
     return child;
+  }
+
+  /** Requests `startProbe(..., retryUnprocessed)` sent again because the server closed them unprocessed. */
+  closedUnprocessed(file: string): string[] {
+    const f = `${file}.closed`;
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean) : [];
   }
 
   /** The lines an access log has now (to see which balancer served). */
