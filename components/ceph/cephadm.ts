@@ -57,15 +57,20 @@ export function cephShell(command: string): string {
  * cephadm package of the pinned release, and the image pulled ahead of time. Idempotent.
  */
 export function renderHostPrep(input: CephadmInput, host: string): string {
+  // The bootstrap host also runs the cluster configuration: the ceph CLI of the cluster's
+  // release (from the same package source as cephadm), jq and curl.
+  const admin = host === input.bootstrapHost;
+  const packages = admin ? ["cephadm", "podman", "lvm2", "ceph-common", "jq", "curl"] : ["cephadm", "podman", "lvm2"];
   return `#!/usr/bin/env bash
 # estate ceph: prepare ${host} for cephadm (${input.image}).
 set -euo pipefail
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
 image=${shq(input.image)}
 release=${shq(input.release)}
+${bashArray("packages", packages)}
 
 missing=()
-for pkg in cephadm podman lvm2; do
+for pkg in "\${packages[@]}"; do
   dpkg-query -W -f='\${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((\${#missing[@]})); then
@@ -83,7 +88,16 @@ if [[ "$have" != "$release" ]]; then
   echo "estate ceph: ${host} has cephadm $have, the cluster runs $release ($image); add a package source with cephadm $release (or its mirror) and run again" >&2
   exit 1
 fi
-
+${
+  admin
+    ? `cli=$(dpkg-query -W -f='\${Version}' ceph-common | sed -n 's/^\\([0-9]*:\\)\\{0,1\\}\\([0-9]*\\.[0-9]*\\).*/\\2/p')
+if [[ "$cli" != "$release" ]]; then
+  echo "estate ceph: ${host} has ceph-common $cli, the cluster runs $release; install ceph-common $release from the same source as cephadm" >&2
+  exit 1
+fi
+`
+    : ""
+}
 if ! podman image exists "$image"; then
   cephadm --image "$image" pull >/dev/null
   echo "changed: pulled $image"

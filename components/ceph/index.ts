@@ -14,8 +14,8 @@
  *                               independent of each other: the chain does not grow with hosts)
  *   `<name>-specs`              the service specs file (kind cephadm-spec)
  *   `<name>-apply-specs`        `ceph orch apply -i`, then waits for every OSD up and in
- *   `<name>-configure-file`     the configuration script (kind shell)
- *   `<name>-configure`          runs it in `cephadm shell`; reruns when it changes
+ *   `<name>-configure`          the configuration script, on the bootstrap host's ceph CLI;
+ *                               reruns when it changes
  *   `<name>-keys`               reads the CSI key and the S3 keys back (secret stdout)
  *
  * Data safety: nothing here deletes data on delete (no command has a `delete`); the
@@ -30,10 +30,8 @@ import { remoteFile, remoteScript, remoteStdin, sha256 } from "../shared/remote"
 import {
   CEPH_ESTATE_DIR,
   CEPH_FSID_FILE,
-  CEPH_SHELL_DIR,
   CEPH_SPECS_FILE,
   cephadmSpecs,
-  cephShell,
   renderApplySpecs,
   renderAuthorizeKey,
   renderBootstrap,
@@ -183,53 +181,17 @@ export class CephCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: [specs] },
     );
 
-    const configureText = renderCephConfigure(plan.configure);
-    const configureFile = remoteFile(
-      `${name}-configure-file`,
-      {
-        ...onBoot,
-        content: configureText,
-        path: `${CEPH_ESTATE_DIR}/configure.sh`,
-        mode: "0700",
-        file: file("configure.sh"),
-        kind: "shell",
-      },
-      { parent: this, dependsOn: [bootstrap] },
-    );
+    // The configuration and the key reader run on the bootstrap host with its ceph CLI
+    // (same release as the cluster) and the admin keyring bootstrap left in /etc/ceph.
     const configure = remoteScript(
       `${name}-configure`,
-      {
-        ...onBoot,
-        script: runInShell("configure.sh"),
-        triggers: [sha256(configureText)],
-        file: file("run-configure.sh"),
-      },
-      { parent: this, dependsOn: [applySpecs, configureFile] },
-    );
-
-    const readKeysText = renderCephReadKeys(plan.configure);
-    const readKeysFile = remoteFile(
-      `${name}-read-keys-file`,
-      {
-        ...onBoot,
-        content: readKeysText,
-        path: `${CEPH_ESTATE_DIR}/read-keys.sh`,
-        mode: "0700",
-        file: file("read-keys.sh"),
-        kind: "shell",
-      },
-      { parent: this, dependsOn: [bootstrap] },
+      { ...onBoot, script: renderCephConfigure(plan.configure), file: file("configure.sh") },
+      { parent: this, dependsOn: [applySpecs] },
     );
     const keys = remoteScript(
       `${name}-keys`,
-      {
-        ...onBoot,
-        script: runInShell("read-keys.sh"),
-        triggers: [sha256(readKeysText)],
-        file: file("run-read-keys.sh"),
-        outputIsSecret: true,
-      },
-      { parent: this, dependsOn: [configure, readKeysFile] },
+      { ...onBoot, script: renderCephReadKeys(plan.configure), file: file("read-keys.sh"), outputIsSecret: true },
+      { parent: this, dependsOn: [configure] },
     );
     const parsed = pulumi.secret(keys.stdout.apply((s) => JSON.parse(s) as Record<string, string | undefined>));
     this.keys = {
@@ -255,12 +217,4 @@ export class CephCluster extends pulumi.ComponentResource {
     };
     this.registerOutputs({ fsid: this.fsid, output: this.output });
   }
-}
-
-/** The command that runs a script of the estate folder inside `cephadm shell` (stdin of `bash -s`). */
-function runInShell(script: string): string {
-  return `#!/usr/bin/env bash
-set -euo pipefail
-${cephShell(`bash ${CEPH_SHELL_DIR}/${script}`)}
-`;
 }

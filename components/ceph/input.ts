@@ -9,6 +9,7 @@
  * `ceph.replicas`/`ceph.minSize`. Every other pool (the manager's, RGW's, new ones) goes onto
  * the warm rule when there is one (bulk and cold data belongs on hdd), else the hot rule.
  */
+import { cephPools } from "../../config/allocate";
 import type { Estate, Server } from "../../config/model";
 import type { CephConfigureInput, CephDeviceClass, CephOsdDisk, CephPool, CephRule } from "./render";
 
@@ -57,35 +58,19 @@ export function hostsWithClass(disks: readonly CephOsdDisk[], deviceClass: CephD
 
 export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan {
   const disks = cephOsdDisks(estate);
-  const has = (c: CephDeviceClass): boolean => disks.some((d) => d.deviceClass === c);
-  const tiers: CephTier[] = [];
-  const hot: CephDeviceClass | undefined = has("nvme") ? "nvme" : has("ssd") ? "ssd" : undefined;
-  if (hot) tiers.push({ rule: "hot", pool: "kube-hot", deviceClass: hot });
-  if (has("hdd")) tiers.push({ rule: "warm", pool: "kube-warm", deviceClass: "hdd" });
-  const problems: string[] = [];
-  if (tiers.length === 0) problems.push("no ceph-osd server has a disk with use 'osd'");
-  for (const t of tiers) {
-    const hosts = hostsWithClass(disks, t.deviceClass);
-    if (estate.ceph.replicas > hosts)
-      problems.push(
-        `estate:ceph.replicas: ${estate.ceph.replicas} is more than the ${hosts} host(s) with ${t.deviceClass} OSDs that pool ${t.pool} can use; lower it or add ${t.deviceClass} OSD hosts`,
-      );
-  }
-  if (estate.ceph.minSize >= estate.ceph.replicas && estate.ceph.replicas > 1)
-    problems.push(
-      `estate:ceph.minSize: ${estate.ceph.minSize} must be less than ceph.replicas (${estate.ceph.replicas})`,
-    );
+  // The tiers and their pools: one derivation with the Ceph rules (config/allocate.ts),
+  // which have already rejected every estate these assertions guard against.
+  const tiers: CephTier[] = cephPools(estate.servers, estate.ceph).map((p) => ({
+    rule: p.rule,
+    pool: p.name,
+    deviceClass: p.deviceClass,
+  }));
   const mons = withRole(estate, "ceph-mon");
-  if (mons.length === 0) problems.push("no server has role ceph-mon");
   const mgrs = withRole(estate, "ceph-mgr");
-  if (mgrs.length === 0) problems.push("no server has role ceph-mgr");
   const rgwHosts = withRole(estate, "ceph-rgw");
   const cold = estate.ceph.coldTier;
-  if (cold.enabled && rgwHosts.length === 0)
-    problems.push(
-      "estate:ceph.coldTier.enabled: true needs a server with role ceph-rgw; add the role or disable the cold tier",
-    );
-  if (problems.length) throw new Error(problems.join("\n"));
+  if (tiers.length === 0 || mons.length === 0 || mgrs.length === 0 || (cold.enabled && rgwHosts.length === 0))
+    throw new Error("cephPlanFor: the estate has not passed the Ceph rules (config/rules/ceph.ts)");
 
   const rules: CephRule[] = tiers.map((t) => ({ name: t.rule, deviceClass: t.deviceClass }));
   const pools: CephPool[] = tiers.map((t) => ({

@@ -97,9 +97,7 @@ describe("CephCluster (mocks)", () => {
       "ceph-pubkey",
       "ceph-specs",
       "ceph-apply-specs",
-      "ceph-configure-file",
       "ceph-configure",
-      "ceph-read-keys-file",
       "ceph-keys",
       ...hosts.flatMap((h) => [`ceph-${h}-prep`, `ceph-${h}-host-add`]),
       ...hosts.filter((h) => h !== "ctl-1").map((h) => `ceph-${h}-authorize`),
@@ -135,7 +133,7 @@ describe("CephCluster (mocks)", () => {
   it("sends the planned specs and configuration script as stdin, tagged as artifacts", () => {
     const specs = named("ceph-specs");
     assert.equal(specs.rawInputs.stdin, renderSpecs(cephadmSpecs(cephadmInputFor(estate))));
-    const script = named("ceph-configure-file");
+    const script = named("ceph-configure");
     assert.equal(script.rawInputs.stdin, renderCephConfigure(cephPlanFor(estate).configure));
     const kinds = taggedArtifacts().map((t) => `${t.tag.kind} ${t.tag.file}`);
     assert.ok(kinds.includes("cephadm-spec ceph/specs.yaml"));

@@ -19,7 +19,7 @@ import {
   renderCephConfigure,
   renderCephReadKeys,
 } from "../../components/ceph/render";
-import type { Estate } from "../../config/model";
+import { cephPools } from "../../config/allocate";
 import { estateOf } from "../helpers/config";
 import { checkScripts } from "../helpers/shellcheck";
 import { requireTool } from "../helpers/tools";
@@ -138,16 +138,18 @@ describe("ceph configuration renderer", () => {
     assert.deepEqual([...new Set(input.osdDisks.map((d) => d.host))], ["osd-1", "osd-2", "osd-3", "osd-4"]);
   });
 
-  it("refuses more replicas than hosts with the class, naming the key and the fix", () => {
+  it("takes its pools from the one derivation the Ceph rules check (cephPools)", () => {
+    for (const stack of ["dev", "prod"] as const) {
+      const estate = estateOf(stack);
+      const plan = cephPlanFor(estate);
+      assert.deepEqual(
+        plan.configure.pools.map((p) => `${p.name} ${p.rule} ${p.size}/${p.minSize}`),
+        cephPools(estate.servers, estate.ceph).map((p) => `${p.name} ${p.rule} ${p.size}/${p.minSize}`),
+      );
+    }
+    // An estate the rules reject (replicas above the hosts of a class) is reported there, with the key.
     const prod = estateOf("prod");
-    const estate: Estate = { ...prod, ceph: { ...prod.ceph, replicas: 5, minSize: 2 } };
-    assert.throws(
-      () => cephPlanFor(estate),
-      (e: Error) =>
-        e.message.includes(
-          "estate:ceph.replicas: 5 is more than the 4 host(s) with nvme OSDs that pool kube-hot can use; lower it or add nvme OSD hosts",
-        ) && e.message.includes("with hdd OSDs that pool kube-warm"),
-    );
+    assert.throws(() => cephPlanFor({ ...prod, servers: prod.servers.filter((s) => !s.roles.includes("ceph-mon")) }));
   });
 
   it("hostile inventory text stays data: quotes, $( ), backticks come back verbatim", () => {
