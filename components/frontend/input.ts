@@ -4,6 +4,7 @@
  */
 import { prefixLength } from "../../config/allocate";
 import { isKubernetesNode } from "../../config/model";
+import { apiStreamInputFor } from "../kubernetes/input";
 import { FIRST_PRIORITY, type FrontTierInput } from "./render";
 
 /** The subset of the estate model the front tier reads (structural, so tests can build it). */
@@ -42,6 +43,8 @@ export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
     .slice()
     .sort(byName)
     .map((s) => ({ name: s.name, address: s.loopback }));
+  // The Kubernetes API endpoint: the balancers pass TCP 6443 on the VIP to every K3s server.
+  const api = apiStreamInputFor(estate);
   return {
     vip: estate.frontend.vip,
     prefixLength: prefixLength(estate.pools.frontend),
@@ -50,5 +53,6 @@ export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
     balancers,
     upstreams,
     upstreamPort: estate.kubernetes.ingressNodePorts.http,
+    ...(api.servers.length ? { apiEndpoint: api } : {}),
   };
 }

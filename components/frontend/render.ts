@@ -44,6 +44,8 @@
  */
 
 /** Where the front tier's files live on a balancer. The lab test substitutes some of these. */
+import { renderApiStream } from "../kubernetes/render";
+
 export const FRONTEND_PATHS = {
   nginxConf: "/etc/nginx/nginx.conf",
   nginxPid: "/run/nginx.pid",
@@ -111,6 +113,14 @@ export interface FrontTierInput {
   readonly upstreams: readonly FrontendUpstream[];
   /** The Istio ingress gateway's HTTP NodePort. */
   readonly upstreamPort: number;
+  /**
+   * The Kubernetes API endpoint on the VIP: TCP passed through to the K3s servers (see
+   * `renderApiStream`). Absent when the estate has no K3s server.
+   */
+  readonly apiEndpoint?: {
+    readonly vip: string;
+    readonly servers: readonly { readonly name: string; readonly address: string }[];
+  };
 }
 
 function balancerOf(input: FrontTierInput, name: string): FrontendBalancer {
@@ -135,7 +145,7 @@ worker_processes auto;
 worker_rlimit_nofile 65536;
 pid ${P.nginxPid};
 error_log ${P.nginxLogDir}error.log warn;
-
+${input.apiEndpoint ? "# The stream module (Debian: libnginx-mod-stream) for the Kubernetes API endpoint.\ninclude /etc/nginx/modules-enabled/*.conf;\n" : ""}
 events {
     worker_connections 8192;
 }
@@ -236,7 +246,7 @@ ${upstreams.join("\n")}
         }
     }
 }
-`;
+${input.apiEndpoint ? `\n${renderApiStream(input.apiEndpoint)}` : ""}`;
 }
 
 /** The VRRP instance's name: stable per router id. */

@@ -21,7 +21,8 @@ export function checksumWarning(estate: Pick<KubernetesModel, "kubernetes" | "ve
   return `estate:kubernetes.k3s.sha256: ${sha === undefined ? "(missing)" : "is a placeholder (all zeros)"}: every K3s install will stop at checksum verification; set it to the amd64 line of sha256sum-amd64.txt of ${estate.versions.k3s}`;
 }
 
-const byName = (a: Server, b: Server): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byName = (a: { readonly name: string }, b: { readonly name: string }): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 /** Labels from the node's rack and roles (prefixes kubelet may set on its own node). */
 export function nodeLabels(s: Server): string[] {
@@ -78,7 +79,10 @@ export function k3sInputFor(
  * The input of `renderApiStream` for the front tier's balancers: the VIP and every K3s
  * server's loopback, by name. (For the front tier to include in its nginx.conf.)
  */
-export function apiStreamInputFor(estate: Pick<KubernetesModel, "servers" | "frontend">): {
+export function apiStreamInputFor(estate: {
+  readonly servers: readonly { readonly name: string; readonly roles: readonly string[]; readonly loopback: string }[];
+  readonly frontend: { readonly vip: string };
+}): {
   vip: string;
   servers: { name: string; address: string }[];
 } {

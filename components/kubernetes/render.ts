@@ -110,6 +110,9 @@ export function k3sConfig(input: K3sClusterInput, node: K3sNode): K3sConfig {
     ...common,
     "agent-token-file": K3S_AGENT_TOKEN_FILE,
     "advertise-address": node.address,
+    // The API listens on the node's loopback only: a balancer that is also a K3s server
+    // (dev) serves the API endpoint on the VIP's 6443, which a wildcard bind would block.
+    "bind-address": node.address,
     "cluster-cidr": input.podCidr,
     "service-cidr": input.serviceCidr,
     disable: [...K3S_DISABLED],

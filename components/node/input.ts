@@ -29,7 +29,8 @@ const ROLE_PACKAGES: Record<string, readonly string[]> = {
   "ceph-mgr": ["lvm2", "podman"],
   "ceph-osd": ["lvm2", "podman"],
   "ceph-rgw": ["lvm2", "podman"],
-  lb: ["nginx", "keepalived"],
+  // libnginx-mod-stream: the balancers pass the Kubernetes API (TCP 6443) through on the VIP.
+  lb: ["nginx", "libnginx-mod-stream", "keepalived"],
 };
 
 export function preflightInputFor(server: Server, estate: Pick<Estate, "node">): PreflightInput {

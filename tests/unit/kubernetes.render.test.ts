@@ -99,6 +99,7 @@ describe("K3s renderers", () => {
     const c = k3sConfig(prod, prod.servers[1]);
     assert.deepEqual(c, {
       "advertise-address": prod.servers[1].address,
+      "bind-address": prod.servers[1].address,
       "agent-token-file": K3S_AGENT_TOKEN_FILE,
       "cluster-cidr": "10.42.0.0/16",
       disable: ["local-storage", "servicelb", "traefik"],

@@ -41,6 +41,7 @@ packages=(
   'iproute2'
   'jq'
   'keepalived'
+  'libnginx-mod-stream'
   'lsb-release'
   'nftables'
   'nginx'
