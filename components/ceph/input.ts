@@ -87,6 +87,7 @@ export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan 
       rules,
       pools,
       defaultRule: tiers[tiers.length - 1].rule,
+      deleteRemovedPools: estate.ceph.allowDataDeletion,
       osdDisks: disks,
       csi: { client: CEPH_CSI_CLIENT, pools: pools.map((p) => p.name) },
       prometheus: {

@@ -99,6 +99,11 @@ export interface CephConfigureInput {
   };
   readonly prometheus: { readonly port: number; readonly managers: readonly CephManagerEndpoint[] };
   /** The cold tier: the S3 backup user and its bucket; absent without one. */
+  /**
+   * RBD pools of the estate (named `kube-*`) that the model no longer lists: deleted when
+   * true, otherwise kept with their data and reported on stderr every run.
+   */
+  readonly deleteRemovedPools: boolean;
   readonly rgw?: {
     readonly user: string;
     readonly displayName: string;
@@ -199,6 +204,7 @@ ${bashArray(
   input.rules.map((r) => r.deviceClass),
 )}
 default_rule=${shq(input.defaultRule)}
+delete_removed_pools=${shq(input.deleteRemovedPools ? "1" : "0")}
 ${bashArray(
   "pool_names",
   input.pools.map((p) => p.name),
@@ -408,6 +414,25 @@ for i in "\${!pool_names[@]}"; do
     say "pool $pool initialised for rbd"
   fi
 done
+
+# 4b. RBD pools of the estate that left the model (kube-*, not listed above): kept with
+# their data unless the model allows deletion (estate:ceph.allowDataDeletion).
+pools=$(cj osd pool ls detail)
+while IFS= read -r gone; do
+  [[ -n "$gone" ]] || continue
+  listed=0
+  for p in "\${pool_names[@]}"; do [[ "$p" == "$gone" ]] && listed=1; done
+  ((listed == 0)) || continue
+  if [[ "$delete_removed_pools" == 1 ]]; then
+    act ceph config set mon mon_allow_pool_delete true
+    act ceph osd pool rm "$gone" "$gone" --yes-i-really-really-mean-it
+    act ceph config set mon mon_allow_pool_delete false
+    pools_stale=1
+    say "pool $gone deleted: it left the model and estate:ceph.allowDataDeletion is true"
+  else
+    printf 'kept: pool %s left the model; its data stays (set estate:ceph.allowDataDeletion to true to delete it)\n' "$gone" >&2
+  fi
+done < <(jq -r '.[] | select(.pool_name | startswith("kube-")) | .pool_name' <<<"$pools")
 
 # 5. The cold tier: the S3 backup user and its bucket. The user's keys stay in variables and
 # reach curl through its config on stdin, never a command line or the output.

@@ -29,6 +29,10 @@ function changedLines(r: ScriptRun): string[] {
   return r.stdout.split("\n").filter((l) => l.length > 0);
 }
 
+function poolNames(l: CephLab): string[] {
+  return l.cephJson<string[]>("osd", "pool", "ls");
+}
+
 function assertRan(r: ScriptRun, what: string): void {
   assert.equal(r.status, 0, `${what} exited ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   for (const l of changedLines(r)) assert.match(l, /^changed: /, `${what}: every stdout line is a change`);
@@ -330,6 +334,27 @@ for (const stack of ["dev", "prod"] as const) {
       assertRan(again, "run after the repair");
       assert.equal(again.stdout + again.stderr, "", "nothing left to repair");
       await l.waitCleanHealth(HEALTH_TIMEOUT_MS);
+    });
+
+    it("keeps an estate pool that left the model, and deletes it only when the model allows", async () => {
+      const l = lab!;
+      l.ceph("osd", "pool", "create", "kube-retired", "8", "8", "replicated", plan.configure.defaultRule);
+      l.ceph("osd", "pool", "application", "enable", "kube-retired", "rbd");
+      const kept = await l.runScript(script);
+      assertRan(kept, "run with a retired pool");
+      assert.equal(kept.stdout, "", "keeping changes nothing");
+      assert.match(kept.stderr, /kept: pool kube-retired left the model; its data stays/);
+      assert.ok(poolNames(l).includes("kube-retired"), "the retired pool is still there");
+      const allowing = renderCephConfigure({ ...plan.configure, deleteRemovedPools: true });
+      const deleted = await l.runScript(allowing);
+      assertRan(deleted, "run that may delete");
+      assert.deepEqual(changedLines(deleted), [
+        "changed: pool kube-retired deleted: it left the model and estate:ceph.allowDataDeletion is true",
+      ]);
+      assert.ok(!poolNames(l).includes("kube-retired"), "the retired pool is gone");
+      const again = await l.runScript(script);
+      assertRan(again, "run after the deletion");
+      assert.equal(again.stdout + again.stderr, "", "nothing left to do");
     });
 
     it("reads the keys back as JSON, and no change log ever carried them", async () => {
