@@ -46,6 +46,9 @@
 /** Where the front tier's files live on a balancer. The lab test substitutes some of these. */
 import { renderApiStream } from "../kubernetes/render";
 
+/** Where Debian's libnginx-mod-stream puts the stream module (the balancers' package). */
+export const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
 export const FRONTEND_PATHS = {
   nginxConf: "/etc/nginx/nginx.conf",
   nginxPid: "/run/nginx.pid",
@@ -145,7 +148,7 @@ worker_processes auto;
 worker_rlimit_nofile 65536;
 pid ${P.nginxPid};
 error_log ${P.nginxLogDir}error.log warn;
-${input.apiEndpoint ? "# The stream module (Debian: libnginx-mod-stream) for the Kubernetes API endpoint.\ninclude /etc/nginx/modules-enabled/*.conf;\n" : ""}
+${input.apiEndpoint ? `# The stream module (Debian: libnginx-mod-stream) for the Kubernetes API endpoint.\nload_module ${NGINX_STREAM_MODULE};\n` : ""}
 events {
     worker_connections 8192;
 }

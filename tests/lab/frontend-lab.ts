@@ -117,7 +117,8 @@ export class FrontendLab {
       if (!loopback) throw new Error(`no loopback for ${b.name} in the nodes output`);
       return { ...b, nic, loopback, ns: `${this.prefix}-${b.name}`, dir: path.join(this.dir, b.name) };
     });
-    const nginx = plan.artifact(`frontend/${first}/nginx.conf`);
+    // The HTTP upstreams (the ingress NodePorts), not the stream block's API servers.
+    const nginx = plan.artifact(`frontend/${first}/nginx.conf`).split(/^stream \{/m)[0];
     this.upstreams = [...nginx.matchAll(/^\s*server (\d+\.\d+\.\d+\.\d+):(\d+) [^#\n]*# (\S+)$/gm)].map((m) => ({
       name: m[3],
       address: m[1],
