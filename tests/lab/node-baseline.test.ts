@@ -18,12 +18,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { baselineInputFor, networkInputFor } from "../../components/node/input";
-import {
-  type BaselineInput,
-  type NetworkInput,
-  renderBaseline,
-  renderNetwork,
-} from "../../components/node/render";
+import { type BaselineInput, type NetworkInput, renderBaseline, renderNetwork } from "../../components/node/render";
 import { estateOf } from "../helpers/config";
 import { requireTool } from "../helpers/tools";
 
