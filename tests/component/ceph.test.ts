@@ -23,32 +23,8 @@ import {
   settle,
 } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { longestCommandChain } from "../helpers/graph";
 import { settled } from "../helpers/output";
-
-/** The longest chain of remote commands in the recorded graph (dependencies through parents too). */
-export function longestCommandChain(resources: readonly RecordedResource[]): number {
-  const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const children = new Map<string, RecordedResource[]>();
-  for (const r of resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-  // A dependency on a component means a dependency on every command below it.
-  const commandsUnder = (urn: string): RecordedResource[] => {
-    const r = byUrn.get(urn);
-    if (!r) return [];
-    if (r.custom) return r.type === "command:remote:Command" ? [r] : [];
-    return (children.get(urn) ?? []).flatMap((c) => commandsUnder(c.urn));
-  };
-  const memo = new Map<string, number>();
-  const depth = (r: RecordedResource): number => {
-    const hit = memo.get(r.urn);
-    if (hit !== undefined) return hit;
-    memo.set(r.urn, 0);
-    const before = r.dependencies.flatMap((d) => commandsUnder(d));
-    const d = (r.type === "command:remote:Command" ? 1 : 0) + Math.max(0, ...before.map(depth));
-    memo.set(r.urn, d);
-    return d;
-  };
-  return Math.max(0, ...resources.filter((r) => r.type === "command:remote:Command").map(depth));
-}
 
 async function build(estate: Estate): Promise<{ rec: Recorder; ceph: CephCluster }> {
   clearArtifactTags();
