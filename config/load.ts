@@ -34,27 +34,9 @@ function secretConfigKeys(values: Record<string, string>): string[] {
   return Object.keys(values).filter((k) => isSecret(k));
 }
 
-/**
- * Secret values as the program uses them, normalised once, here: a password set from a
- * pipe (`openssl rand -hex 4 | pulumi config set --secret ...`) ends in a newline that is
- * not part of it. Validation and the components see the same normalised value. None since
- * the VRRP password went (VRRPv3 has no authentication).
- */
-const TRIMMED_SECRETS: readonly SecretKey[] = [];
-
-export function normaliseSecretValues(values: Readonly<Record<string, string>>): Record<string, string> {
-  const out = { ...values };
-  for (const key of TRIMMED_SECRETS) {
-    const full = `estate:${key}`;
-    if (out[full] !== undefined) out[full] = out[full].trim();
-  }
-  return out;
-}
-
 export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
-  const raw = pulumi.runtime.allConfig();
-  const values = normaliseSecretValues(raw);
-  const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(raw) });
+  const values = pulumi.runtime.allConfig();
+  const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(values) });
   for (const w of result.warnings) pulumi.log.warn(w);
   if (!result.ok) throw new ConfigError(result.problems);
   // Validation passed, so every secret key is present; each stays a secret Output from here on.

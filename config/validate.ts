@@ -2,7 +2,7 @@
  * Parse and validate the stack config into the typed estate model.
  *
  * Pure: takes the raw `estate:*` values as the Pulumi CLI passes them (strings, objects
- * JSON-encoded; secrets already normalised by `load.ts`) and returns either the model or
+ * JSON-encoded) and returns either the model or
  * every problem found, one line each: `estate:<key path>: <value> <rule>; <fix>`.
  * Step 1 (`parse.ts`) checks each key against its schema; step 2 runs the rules of every
  * part (`rules/<part>.ts`) on the keys that parsed. Nothing is registered before this passes.

@@ -14,7 +14,7 @@ import { poolRules } from "./pools";
 
 export interface RuleInput {
   readonly config: PartialParsed;
-  /** Secret values by key (without `estate:`), already normalised; undefined when unset. */
+  /** Secret values by key (without `estate:`); undefined when unset. */
   readonly secrets: Readonly<Record<string, string | undefined>>;
 }
 

@@ -1,14 +1,13 @@
 /** Builds raw stack config for validation tests from the committed stack files. */
 import type { Estate } from "../../config/model";
-import { normaliseSecretValues } from "../../config/load";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { readStackConfig } from "../../tools/stackconfig";
 import { PROJECT_DIR } from "./plan";
 
-/** The raw config of a committed stack as `load.ts` hands it to validation (secrets normalised). */
+/** The raw config of a committed stack as `load.ts` hands it to validation. */
 export function rawConfig(stack: "dev" | "prod"): RawConfig {
   const c = readStackConfig(PROJECT_DIR, stack);
-  return { stack, values: normaliseSecretValues(c.values), secretKeys: [...c.secretKeys] };
+  return { stack, values: { ...c.values }, secretKeys: [...c.secretKeys] };
 }
 
 /** A copy of `raw` whose `estate:<key>` JSON value was changed by `mutate` (which may return a replacement). */
