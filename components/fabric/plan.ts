@@ -10,7 +10,7 @@
  * server never renumbers a link that exists.
  */
 import { Address4 } from "ip-address";
-import { fabricLinkRegions, oversubscriptionRatio } from "../../config/allocate";
+import { fabricLinkRegions, leafOversubscription } from "../../config/allocate";
 import type { Estate } from "../../config/model";
 import type { FabricOutput } from "./output";
 
@@ -114,13 +114,8 @@ export function planFabric(estate: FabricPlanInput): FabricPlan {
       });
     }
 
-  const oversubscription = leaves.map((leaf) => {
-    const serverGbps = links
-      .filter((l) => l.kind === "server-leaf" && l.b.node === leaf.name)
-      .reduce((n, l) => n + l.speedGbps, 0);
-    const spineGbps = leaf.uplinks.reduce((n, u) => n + u.speedGbps, 0);
-    return { leaf: leaf.name, serverGbps, spineGbps, ratio: oversubscriptionRatio(serverGbps, spineGbps) };
-  });
+  // The same derivation the fabric rules warn from (config/allocate.ts).
+  const oversubscription = leaves.map((leaf) => ({ leaf: leaf.name, ...leafOversubscription(leaf, estate.servers) }));
 
   return {
     numbered,

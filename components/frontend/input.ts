@@ -2,10 +2,10 @@
  * From the estate model to the front tier's renderer input: the one place that reads
  * config for the balancers' files. `render.ts` takes only this input.
  */
-import { prefixLength } from "../../config/allocate";
+import { prefixLength, vrrpPriorities } from "../../config/allocate";
 import { isKubernetesNode } from "../../config/model";
 import { apiStreamInputFor } from "../kubernetes/input";
-import { FIRST_PRIORITY, type FrontTierInput } from "./render";
+import type { FrontTierInput } from "./render";
 
 /** The subset of the estate model the front tier reads (structural, so tests can build it). */
 export interface FrontTierModel {
@@ -28,16 +28,15 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 /** Balancers sorted by name with priorities 150, 140, ...; every Kubernetes node as an upstream. */
 export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
-  const balancers = estate.servers
-    .filter((s) => s.roles.includes("lb") && s.frontend)
-    .slice()
-    .sort(byName)
-    .map((s, i) => ({
-      name: s.name,
-      address: s.frontend!.address,
-      nic: s.frontend!.nic,
-      priority: FIRST_PRIORITY - 10 * i,
-    }));
+  const lbs = estate.servers.filter((s) => s.roles.includes("lb") && s.frontend).sort(byName);
+  // The same priorities the frontend rules bound (config/allocate.ts).
+  const priorities = vrrpPriorities(lbs.length);
+  const balancers = lbs.map((s, i) => ({
+    name: s.name,
+    address: s.frontend!.address,
+    nic: s.frontend!.nic,
+    priority: priorities[i],
+  }));
   const upstreams = estate.servers
     .filter(isKubernetesNode)
     .slice()

@@ -71,9 +71,6 @@ export const FRONTEND_PATHS = {
 export const STATUS_PORT = 8081;
 export const STATUS_PATH = "/nginx_status";
 
-/** Priority of the first balancer (by name); each next one is 10 lower. */
-export const FIRST_PRIORITY = 150;
-
 /**
  * VRRP timers. Advert every 0.1 s: master down after 3 adverts + skew = 0.34-0.35 s for
  * priorities 150-140. Measured under a busy loop on every core with the VRRP process at
