@@ -25,14 +25,6 @@ export class Problems {
   warn(path: string, message: string): void {
     this.warnings.push(`${NS}:${path}: ${message}`);
   }
-
-  /** Whether a problem was already reported at `path` (or below it). */
-  has(path: string): boolean {
-    const prefix = `${NS}:${path}`;
-    return this.lines.some(
-      (l) => l.startsWith(`${prefix}:`) || l.startsWith(`${prefix}.`) || l.startsWith(`${prefix}[`),
-    );
-  }
 }
 
 /** A value as quoted in a message: JSON, cut at 60 characters. */
