@@ -6,10 +6,6 @@
  * admits exactly DNS, istiod, the monitoring scrape and the ingress gateway.
  */
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import Ajv from "ajv";
-import * as yaml from "js-yaml";
 import {
   calicoValues,
   csiSecretObject,
@@ -17,73 +13,25 @@ import {
   defaultDenyPolicy,
   storageClassObject,
 } from "../../components/kubernetes/values";
-import { PROJECT_DIR } from "../helpers/plan";
-
-const REF = path.join(PROJECT_DIR, "tests/fixtures/reference");
-const load = (f: string): unknown => yaml.load(fs.readFileSync(path.join(REF, f), "utf8"));
-
-/**
- * Keys of `values` missing from `defaults`, as dotted paths. Descends while both sides
- * are maps; stops at a default that is `{}` or a list (free-form there), and skips `skip`.
- */
-export function unknownKeys(values: unknown, defaults: unknown, skip: readonly string[] = [], at = ""): string[] {
-  if (!values || typeof values !== "object" || Array.isArray(values)) return [];
-  if (!defaults || typeof defaults !== "object" || Array.isArray(defaults)) return [];
-  const d = defaults as Record<string, unknown>;
-  if (Object.keys(d).length === 0) return [];
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-    const p = at ? `${at}.${k}` : k;
-    if (skip.includes(p)) continue;
-    if (!(k in d)) out.push(p);
-    else out.push(...unknownKeys(v, d[k], skip, p));
-  }
-  return out;
-}
-
-type Schema = Record<string, unknown>;
-
-/**
- * The CRD's OpenAPI schema made strict: every object with `properties` rejects fields it
- * does not list (as the API server prunes them silently), unless it preserves unknown fields.
- */
-function strict(schema: Schema): Schema {
-  const out: Schema = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k.startsWith("x-kubernetes-")) continue;
-    if (k === "properties" && v && typeof v === "object")
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, strict(pv)]));
-    else if ((k === "items" || k === "additionalProperties") && v && typeof v === "object" && !Array.isArray(v))
-      out[k] = strict(v as Schema);
-    else if ((k === "allOf" || k === "anyOf" || k === "oneOf") && Array.isArray(v))
-      out[k] = (v as Schema[]).map(strict);
-    else out[k] = v;
-  }
-  if (schema.properties && !schema["x-kubernetes-preserve-unknown-fields"] && schema.additionalProperties === undefined)
-    out.additionalProperties = false;
-  return out;
-}
+import { compileSchema, crdSchema, loadRef as load, unknownKeys, type Validator } from "../helpers/reference";
 
 describe("Kubernetes chart values and objects", () => {
   const calico = calicoValues({ podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16" });
   const csi = csiValues({ clusterId: "2f0b3c1e-0000-4000-8000-000000000000", monitors: ["10.255.0.66:6789"] });
-  let validateInstallation: ReturnType<Ajv["compile"]>;
+  let validateInstallation: Validator;
 
   before(() => {
-    const crd = load("tigera-operator/v3.32.1/crds/operator.tigera.io_installations.yaml") as {
-      spec: { versions: { storage: boolean; schema: { openAPIV3Schema: { properties: { spec: Schema } } } }[] };
-    };
-    const version = crd.spec.versions.find((v) => v.storage)!;
-    const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
-    validateInstallation = ajv.compile(strict(version.schema.openAPIV3Schema.properties.spec));
+    const crd = crdSchema(
+      [load("tigera-operator/v3.32.1/crds/operator.tigera.io_installations.yaml")],
+      "Installation",
+    ) as { properties: { spec: Record<string, unknown> } };
+    validateInstallation = compileSchema(crd.properties.spec);
   });
 
   const installationErrors = (installation: Record<string, unknown>): string[] => {
     // `enabled` is the chart's switch, not part of the Installation it renders.
     const spec = Object.fromEntries(Object.entries(installation).filter(([k]) => k !== "enabled"));
-    return validateInstallation(spec)
-      ? []
-      : (validateInstallation.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+    return validateInstallation(spec);
   };
 
   it("sets only tigera-operator keys that its defaults have (installation.* is the CRD's)", () => {
