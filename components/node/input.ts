@@ -4,6 +4,7 @@
  */
 import { prefixLength } from "../../config/allocate";
 import { type Estate, isKubernetesNode, type Server } from "../../config/model";
+import { EXPORTERS } from "../monitoring/conventions";
 import { type BaselineInput, type NetworkInput, type PreflightInput, gbpsToMbps } from "./render";
 
 /**
@@ -21,6 +22,8 @@ const BASE_PACKAGES = [
   "lsb-release",
   "frr",
   "frr-pythontools",
+  // Monitoring: configured by the baseline (its drop-in is in place before the install).
+  EXPORTERS.node.package,
 ];
 const ROLE_PACKAGES: Record<string, readonly string[]> = {
   "k8s-server": ["conntrack", "socat", "ipset"],
@@ -30,7 +33,8 @@ const ROLE_PACKAGES: Record<string, readonly string[]> = {
   "ceph-osd": ["lvm2", "podman"],
   "ceph-rgw": ["lvm2", "podman"],
   // libnginx-mod-stream: the balancers pass the Kubernetes API (TCP 6443) through on the VIP.
-  lb: ["nginx", "libnginx-mod-stream", "keepalived"],
+  // openssl: the front tier reads the served certificate's notAfter for monitoring.
+  lb: ["nginx", "libnginx-mod-stream", "keepalived", "openssl"],
 };
 
 export function preflightInputFor(server: Server, estate: Pick<Estate, "node">): PreflightInput {
@@ -95,5 +99,6 @@ export function baselineInputFor(server: Server, estate: Pick<Estate, "site" | "
     balancer: server.roles.includes("lb"),
     rpFilter: estate.node.rpFilter,
     packages: [...packages].sort(),
+    exporterAddress: server.loopback,
   };
 }

@@ -8,6 +8,7 @@
  * formats itself (`intLiteral`) ever meet bash arithmetic. Records are never packed into
  * one string and split again: each field has its own array, index by index.
  */
+import { EXPORTERS, TEXTFILE_DIR } from "../monitoring/conventions";
 import { bashArray, FILE_FUNCTIONS, heredoc, intLiteral, shq } from "../shared/shell";
 
 export type DiskClass = "nvme" | "ssd" | "hdd";
@@ -54,6 +55,8 @@ export interface BaselineInput {
   readonly balancer: boolean;
   readonly rpFilter: "loose" | "strict";
   readonly packages: readonly string[];
+  /** Where the node exporter listens: the host's fabric loopback /32 (port `EXPORTERS.node.port`). */
+  readonly exporterAddress: string;
 }
 
 export interface NetworkInput {
@@ -330,7 +333,146 @@ export const BASELINE_FILES = {
   sshd: "/etc/ssh/sshd_config.d/00-estate-hardening.conf",
 } as const;
 
+/**
+ * Shell that installs the Debian packages named in bash array `array` that are missing,
+ * and nothing else (one `apt-get update` only when something is missing). Needs `set -e`.
+ */
+export function aptInstallMissing(array: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(array)) throw new Error(`aptInstallMissing: ${array} is not a bash array name`);
+  return `missing=()
+for p in "\${${array}[@]}"; do
+  dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((\${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "\${missing[@]}"
+fi`;
+}
+
+/** A Debian exporter package run by systemd with the estate's flags (see `renderExporterDropIn`). */
+export interface ExporterService {
+  /** The Debian package, which is also the systemd unit's name. */
+  readonly package: string;
+  /** What it exports, for the drop-in's comment. */
+  readonly what: string;
+  readonly args: readonly string[];
+}
+
+/** The drop-in of `e`'s systemd unit. */
+export function exporterDropInPath(e: Pick<ExporterService, "package">): string {
+  return `/etc/systemd/system/${e.package}.service.d/estate.conf`;
+}
+
+/**
+ * A flag as one word of a systemd `ExecStart=` line: letters, digits and `._:/=,+@-` only,
+ * so no quoting, specifier (`%`), variable (`$`), escape or separator can reach systemd.
+ * Anything else is a programming or validation error and throws here.
+ */
+function unitWord(word: string): string {
+  if (!/^[A-Za-z0-9._:/=,+@-]+$/.test(word))
+    throw new Error(`exporter flag ${JSON.stringify(word)} is not one plain word`);
+  return word;
+}
+
+/**
+ * The systemd drop-in that runs a Debian exporter with the estate's flags. The flags live
+ * here, not in Debian's `/etc/default/<package>` (whose `ARGS` is no longer read): the
+ * drop-in is written before the package is installed, so even the package's first start
+ * listens only where it should, and package upgrades never stop on a changed conffile.
+ * Exporters listen on the host's fabric loopback, which FRR puts on `lo`: the unit starts
+ * after FRR and retries every 5 s, without limit, until the address is there.
+ */
+export function renderExporterDropIn(e: ExporterService): string {
+  return `# estate: ${e.what}. Managed by estate; local edits are overwritten.
+# The flags are here; /etc/default/${e.package} (ARGS) is not read.
+[Unit]
+# It listens on the host's loopback /32, which FRR puts on lo: after FRR, and retried until it is there.
+After=frr.service
+StartLimitIntervalSec=0
+
+[Service]
+EnvironmentFile=
+ExecStart=
+ExecStart=/usr/bin/${unitWord(e.package)} ${e.args.map(unitWord).join(" ")}
+Restart=always
+RestartSec=5s
+`;
+}
+
+/**
+ * Shell (after `FILE_FUNCTIONS`) that puts `e`'s drop-in in place and makes systemd read it.
+ * Runs before the package is installed, so the package's own first start already uses it.
+ */
+export function exporterDropInShell(e: ExporterService): string {
+  const path = exporterDropInPath(e);
+  return `put_file 0644 ${shq(path)} ${heredoc(renderExporterDropIn(e))}
+if changed ${shq(path)}; then systemctl daemon-reload; fi`;
+}
+
+/**
+ * Shell (after the package is installed) that keeps `e` enabled and running, and restarts
+ * it only when its drop-in changed in this run.
+ */
+export function exporterStartShell(e: ExporterService): string {
+  const unit = shq(e.package);
+  return `systemctl enable --quiet ${unit}
+if changed ${shq(exporterDropInPath(e))}; then
+  systemctl restart ${unit}
+elif ! systemctl is-active --quiet ${unit}; then
+  systemctl start ${unit}
+fi`;
+}
+
+/**
+ * The node exporter's collectors: only these (`--collector.disable-defaults`). What the
+ * alert rules and dashboards read: CPU, memory and pressure, filesystems, load, clock
+ * synchronisation (timex, time), the estate's textfile metrics, plus disks, network,
+ * conntrack (the baseline raises its limit), ECC errors (edac), vmstat, and os/uname for
+ * inventory labels.
+ */
+export const NODE_EXPORTER_COLLECTORS = [
+  "conntrack",
+  "cpu",
+  "diskstats",
+  "edac",
+  "filesystem",
+  "loadavg",
+  "meminfo",
+  "netdev",
+  "os",
+  "pressure",
+  "stat",
+  "textfile",
+  "time",
+  "timex",
+  "uname",
+  "vmstat",
+] as const;
+
+/** An IPv4 address in dotted quad: the only thing an exporter's listen address may be. */
+export function ipv4Literal(what: string, address: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (!m || m.slice(1).some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith("0"))))
+    throw new Error(`${what}: ${JSON.stringify(address)} is not an IPv4 address`);
+  return address;
+}
+
+/** `prometheus-node-exporter` on `address`:`EXPORTERS.node.port`, textfile collector on `TEXTFILE_DIR`. */
+export function nodeExporterService(address: string): ExporterService {
+  return {
+    package: EXPORTERS.node.package,
+    what: `node exporter on the loopback, port ${EXPORTERS.node.port}, textfile collector ${TEXTFILE_DIR}`,
+    args: [
+      `--web.listen-address=${ipv4Literal("node exporter address", address)}:${intLiteral("node exporter port", EXPORTERS.node.port)}`,
+      "--collector.disable-defaults",
+      ...NODE_EXPORTER_COLLECTORS.map((c) => `--collector.${c}`),
+      `--collector.textfile.directory=${TEXTFILE_DIR}`,
+    ],
+  };
+}
+
 export function renderBaseline(input: BaselineInput): string {
+  const nodeExporter = nodeExporterService(input.exporterAddress);
   const chrony = [
     "# managed by estate",
     ...input.timeServers.map((s) => `server ${s} iburst`),
@@ -364,16 +506,12 @@ ${FILE_FUNCTIONS}
 
 command -v apt-get >/dev/null || { echo "baseline $host: apt-get not found; estate nodes run Debian or Ubuntu" >&2; exit 1; }
 
+# The node exporter's flags, in place before its package is installed (its first start uses them).
+${exporterDropInShell(nodeExporter)}
+
 # Packages (installed only when missing).
 ${bashArray("packages", input.packages)}
-missing=()
-for p in "\${packages[@]}"; do
-  dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((\${#missing[@]})); then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "\${missing[@]}"
-fi
+${aptInstallMissing("packages")}
 
 # Host name, and the host's own name in /etc/hosts (not Debian's 127.0.1.1 alias, which
 # Kubernetes and Ceph would advertise).
@@ -430,6 +568,11 @@ if changed ${BASELINE_FILES.sshd}; then
 fi
 # No password for root: keys only.
 if [[ "$(passwd -S root | awk '{print $2}')" != L ]]; then passwd -l root >/dev/null; fi
+
+# Monitoring: the node exporter on the loopback (it retries until FRR has put the address on
+# lo); other estate parts write their metrics into its textfile collector.
+install -d -m 0755 ${shq(TEXTFILE_DIR)}
+${exporterStartShell(nodeExporter)}
 
 echo "baseline $host: done; changed: \${changed_files[*]:-nothing}"
 `;

@@ -11,8 +11,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { baselineInputFor, networkInputFor, preflightInputFor } from "../../components/node/input";
+import { TEXTFILE_DIR } from "../../components/monitoring/conventions";
 import {
   type BaselineInput,
+  exporterDropInPath,
+  nodeExporterService,
+  renderExporterDropIn,
   renderNetwork,
   type PreflightInput,
   renderBaseline,
@@ -21,7 +25,9 @@ import {
 } from "../../components/node/render";
 import { estateOf } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
+import { execStartOf, freePort, listenOn, metricNames, scrape, start } from "../helpers/exporters";
 import { checkScripts } from "../helpers/shellcheck";
+import { requireTool } from "../helpers/tools";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-node-render-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -257,6 +263,88 @@ describe("node renderers", () => {
 
     it("is deterministic: the same input renders the same text", () => {
       assert.equal(renderBaseline(baseline), renderBaseline({ ...baseline }));
+    });
+  });
+
+  describe("node exporter", () => {
+    const dropIn = exporterDropInPath(nodeExporterService(baseline.exporterAddress));
+
+    it("is configured before its package is installed, and restarted only when its drop-in changed", () => {
+      const text = renderBaseline(baseline);
+      assert.ok(baseline.packages.includes("prometheus-node-exporter"));
+      const put = text.indexOf(`put_file 0644 '${dropIn}'`);
+      assert.ok(put > 0 && put < text.indexOf("apt-get install"), "drop-in before apt-get install");
+      assert.match(text, new RegExp(`^if changed '${dropIn}'; then systemctl daemon-reload; fi$`, "m"));
+      assert.match(
+        text,
+        new RegExp(
+          `^if changed '${dropIn}'; then\n  systemctl restart 'prometheus-node-exporter'\nelif ! systemctl is-active --quiet 'prometheus-node-exporter'; then\n  systemctl start 'prometheus-node-exporter'\nfi$`,
+          "m",
+        ),
+      );
+      assert.equal(text.match(/systemctl restart 'prometheus-node-exporter'/g)?.length, 1);
+    });
+
+    it("listens on the server's loopback /32 only, port 9100, with the textfile collector", () => {
+      const argv = execStartOf(renderExporterDropIn(nodeExporterService(baseline.exporterAddress)));
+      assert.equal(baseline.exporterAddress, prod.servers.find((s) => s.name === "ctl-1")!.loopback);
+      assert.ok(argv.includes(`--web.listen-address=${baseline.exporterAddress}:9100`), argv.join(" "));
+      assert.ok(argv.includes(`--collector.textfile.directory=${TEXTFILE_DIR}`));
+      assert.ok(argv.includes("--collector.disable-defaults"));
+    });
+
+    it("refuses a listen address that is not an IPv4 address (nothing else reaches the unit file)", () => {
+      for (const bad of [
+        "10.0.0.1 --web.config.file=/tmp/x",
+        "10.0.0.1\nExecStartPre=/bin/sh",
+        "10.0.0.256",
+        "$(id)",
+        "",
+      ])
+        assert.throws(() => nodeExporterService(bad), /is not an IPv4 address/, JSON.stringify(bad));
+      assert.throws(
+        () => renderExporterDropIn({ package: "prometheus-node-exporter", what: "x", args: ["--a=%h"] }),
+        /is not one plain word/,
+      );
+    });
+
+    it("the planned flags run Debian's node exporter 1.5: every metric the rules read, and textfile samples", async function () {
+      this.timeout(30000);
+      requireTool("prometheus-node-exporter", "prometheus-node-exporter");
+      const textfiles = fs.mkdtempSync(path.join(tmp, "textfile-"));
+      fs.writeFileSync(path.join(textfiles, "estate_test.prom"), "estate_test_sample 42\n");
+      const port = await freePort();
+      const planned = execStartOf(renderExporterDropIn(nodeExporterService(baseline.exporterAddress)));
+      const { argv, was } = listenOn(planned, "--web.listen-address", port);
+      const argv2 = argv.map((w) => w.replace(`=${TEXTFILE_DIR}`, `=${textfiles}`));
+      console.log(`substituted: ${was} -> 127.0.0.1:${port}; ${TEXTFILE_DIR} -> <tmp>`);
+      const exporter = start(argv2);
+      try {
+        const text = await scrape(`http://127.0.0.1:${port}/metrics`, 10000, exporter);
+        const names = metricNames(text);
+        for (const m of [
+          "node_cpu_seconds_total",
+          "node_memory_MemAvailable_bytes",
+          "node_memory_MemTotal_bytes",
+          "node_filesystem_avail_bytes",
+          "node_filesystem_size_bytes",
+          "node_load1",
+          "node_pressure_memory_waiting_seconds_total",
+          "node_timex_sync_status",
+          "node_timex_maxerror_seconds",
+          "node_time_seconds",
+          "node_textfile_scrape_error",
+          "node_uname_info",
+          "estate_test_sample",
+        ])
+          assert.ok(names.has(m), `${m} missing`);
+        assert.match(text, /^node_textfile_scrape_error 0$/m);
+        assert.match(text, /^estate_test_sample 42$/m);
+        // Only the listed collectors run: no default one that was left out (e.g. arp).
+        assert.ok(!names.has("node_arp_entries"));
+      } finally {
+        exporter.stop();
+      }
     });
   });
 });

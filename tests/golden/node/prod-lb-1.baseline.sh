@@ -31,6 +31,24 @@ restore_file() {
 
 command -v apt-get >/dev/null || { echo "baseline $host: apt-get not found; estate nodes run Debian or Ubuntu" >&2; exit 1; }
 
+# The node exporter's flags, in place before its package is installed (its first start uses them).
+put_file 0644 '/etc/systemd/system/prometheus-node-exporter.service.d/estate.conf' <<'ESTATE_EOF'
+# estate: node exporter on the loopback, port 9100, textfile collector /var/lib/prometheus/node-exporter. Managed by estate; local edits are overwritten.
+# The flags are here; /etc/default/prometheus-node-exporter (ARGS) is not read.
+[Unit]
+# It listens on the host's loopback /32, which FRR puts on lo: after FRR, and retried until it is there.
+After=frr.service
+StartLimitIntervalSec=0
+
+[Service]
+EnvironmentFile=
+ExecStart=
+ExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=10.255.0.64:9100 --collector.disable-defaults --collector.conntrack --collector.cpu --collector.diskstats --collector.edac --collector.filesystem --collector.loadavg --collector.meminfo --collector.netdev --collector.os --collector.pressure --collector.stat --collector.textfile --collector.time --collector.timex --collector.uname --collector.vmstat --collector.textfile.directory=/var/lib/prometheus/node-exporter
+Restart=always
+RestartSec=5s
+ESTATE_EOF
+if changed '/etc/systemd/system/prometheus-node-exporter.service.d/estate.conf'; then systemctl daemon-reload; fi
+
 # Packages (installed only when missing).
 packages=(
   'chrony'
@@ -46,6 +64,8 @@ packages=(
   'nftables'
   'nginx'
   'openssh-server'
+  'openssl'
+  'prometheus-node-exporter'
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -137,5 +157,15 @@ if changed /etc/ssh/sshd_config.d/00-estate-hardening.conf; then
 fi
 # No password for root: keys only.
 if [[ "$(passwd -S root | awk '{print $2}')" != L ]]; then passwd -l root >/dev/null; fi
+
+# Monitoring: the node exporter on the loopback (it retries until FRR has put the address on
+# lo); other estate parts write their metrics into its textfile collector.
+install -d -m 0755 '/var/lib/prometheus/node-exporter'
+systemctl enable --quiet 'prometheus-node-exporter'
+if changed '/etc/systemd/system/prometheus-node-exporter.service.d/estate.conf'; then
+  systemctl restart 'prometheus-node-exporter'
+elif ! systemctl is-active --quiet 'prometheus-node-exporter'; then
+  systemctl start 'prometheus-node-exporter'
+fi
 
 echo "baseline $host: done; changed: ${changed_files[*]:-nothing}"
