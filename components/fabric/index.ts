@@ -5,6 +5,9 @@
  *   `<name>-<node>-frr-daemons`  enables bgpd/bfdd (shell, `fabric/<node>/frr-daemons.sh`)
  *   `<name>-<node>-frr-conf`     /etc/frr/frr.conf: syntax-checked, reloaded (kind frr,
  *                                `fabric/<node>/frr.conf`), after the daemons step
+ *   `<name>-<node>-exporters`    the FRR exporter (and on switches the node exporter) on the
+ *                                node's loopback, once frr.conf put it on lo (shell,
+ *                                `fabric/<node>/exporters.sh`); checks both FRR collectors work
  * A server's steps wait for its HardwareNode (baseline installs FRR). Switches roll: each
  * spine waits for the spine before it, each leaf for the leaf before it in its rack.
  */
@@ -14,7 +17,7 @@ import { remoteFile, remoteScript } from "../shared/remote";
 import { frrInputFor } from "./input";
 import type { FabricOutput } from "./output";
 import { type FabricPlanInput, fabricOutput, planFabric } from "./plan";
-import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "./render";
+import { FRR_CHECK, FRR_RELOAD, renderFabricExporters, renderFrrConf, renderFrrDaemons } from "./render";
 
 export interface SpineLeafFabricArgs extends FabricPlanInput {
   /**
@@ -74,12 +77,13 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
           ],
         },
       );
+      const frrInput = frrInputFor(plan, args, h.name);
       const conf = remoteFile(
         `${name}-${h.name}-frr-conf`,
         {
           connection,
           user: connection.user,
-          content: renderFrrConf(frrInputFor(plan, args, h.name)),
+          content: renderFrrConf(frrInput),
           path: "/etc/frr/frr.conf",
           mode: "0640",
           owner: "frr:frr",
@@ -92,6 +96,18 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         { parent: this, dependsOn: [daemons] },
       );
       applied.set(h.name, conf);
+      // Monitoring: not part of the roll (an exporter restart never touches forwarding).
+      remoteScript(
+        `${name}-${h.name}-exporters`,
+        {
+          connection,
+          user: connection.user,
+          script: renderFabricExporters({ name: h.name, kind: frrInput.kind, loopback: frrInput.loopback }),
+          target: h.name,
+          file: `fabric/${h.name}/exporters.sh`,
+        },
+        { parent: this, dependsOn: [conf] },
+      );
     }
 
     this.output = pulumi.output(fabricOutput(plan));

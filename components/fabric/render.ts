@@ -10,7 +10,16 @@
  *
  * No config module here: `input.ts` turns the estate model and the fabric plan into `FrrInput`.
  */
-import { intLiteral, shq } from "../shared/shell";
+import { EXPORTERS } from "../monitoring/conventions";
+import {
+  aptInstallMissing,
+  type ExporterService,
+  exporterDropInShell,
+  exporterStartShell,
+  ipv4Literal,
+  nodeExporterService,
+} from "../node/render";
+import { bashArray, FILE_FUNCTIONS, intLiteral, shq } from "../shared/shell";
 
 export interface FrrInput {
   readonly name: string;
@@ -188,5 +197,82 @@ if [[ "$changed" -eq 1 ]]; then
 elif ! systemctl is-active --quiet frr; then
   systemctl start frr
 fi
+`;
+}
+
+/**
+ * `prometheus-frr-exporter` on `loopback`:`EXPORTERS.frr.port`: BGP and BFD collectors, no OSPF
+ * (the fabric runs no ospfd; its collector would fail every scrape). On a host FRR's sockets
+ * and vtysh's are in the default folder, which both collectors use as shipped, so no
+ * `--frr.socket.dir-path` or `--frr.vtysh.options` (the BFD collector always runs vtysh).
+ */
+export function frrExporterService(loopback: string): ExporterService {
+  return {
+    package: EXPORTERS.frr.package,
+    what: `FRR exporter (BGP sessions, BFD peers) on the loopback, port ${EXPORTERS.frr.port}`,
+    args: [
+      `--web.listen-address=${ipv4Literal("FRR exporter address", loopback)}:${intLiteral("FRR exporter port", EXPORTERS.frr.port)}`,
+      "--collector.bgp",
+      "--collector.bfd",
+      "--no-collector.ospf",
+    ],
+  };
+}
+
+export interface FabricExportersInput {
+  readonly name: string;
+  /** Switches also get the node exporter here (servers get it from their node baseline). */
+  readonly kind: "spine" | "leaf" | "server";
+  readonly loopback: string;
+}
+
+/**
+ * The exporters of a node of the fabric, once its frr.conf put the loopback on `lo`: the FRR
+ * exporter everywhere, and on switches the node exporter too (a server's comes with its
+ * baseline). Switches run a Debian-based network OS with FRR (the fabric installs
+ * frr-pythontools the same way): the exporters are its Debian packages. Flags in systemd
+ * drop-ins written before the packages are installed; a restart only when a drop-in changed.
+ * Then it waits until the FRR exporter answers on the loopback with both collectors working
+ * (a BFD collector that cannot run vtysh reports `frr_collector_up{collector="bfd"} 0` and no
+ * BFD series at all, so a BFD alert could never fire).
+ */
+export function renderFabricExporters(i: FabricExportersInput): string {
+  const frr = frrExporterService(i.loopback);
+  const services = i.kind === "server" ? [frr] : [frr, nodeExporterService(i.loopback)];
+  const packages = [...services.map((e) => e.package), "curl"].sort();
+  const url = `http://${ipv4Literal("loopback", i.loopback)}:${intLiteral("FRR exporter port", EXPORTERS.frr.port)}/metrics`;
+  return `#!/usr/bin/env bash
+# estate fabric: the exporters of ${i.kind} ${i.name} on its loopback. Idempotent: a second run changes
+# and restarts nothing.
+set -euo pipefail
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+name=${shq(i.name)}
+
+${FILE_FUNCTIONS}
+
+command -v apt-get >/dev/null || { echo "exporters $name: apt-get not found; the estate's switches and servers run Debian-based systems (the exporters are Debian packages)" >&2; exit 1; }
+
+# Flags first: the packages' own first start already uses them.
+${services.map(exporterDropInShell).join("\n")}
+
+${bashArray("packages", packages)}
+${aptInstallMissing("packages")}
+
+${services.map(exporterStartShell).join("\n")}
+
+# The FRR exporter answers on the loopback, with its BGP and BFD collectors working.
+url=${shq(url)}
+metrics=""
+for _ in $(seq 1 30); do
+  metrics=$(curl -fsS -m 5 "$url" 2>/dev/null) || metrics=""
+  if [[ "$metrics" == *'frr_collector_up{collector="bfd"} 1'* && "$metrics" == *'frr_collector_up{collector="bgp"} 1'* ]]; then
+    echo "exporters $name: done; changed: \${changed_files[*]:-nothing}"
+    exit 0
+  fi
+  sleep 1
+done
+echo "exporters $name: the FRR exporter at $url does not report its BGP and BFD collectors up within 30 s:" >&2
+grep '^frr_collector_up' <<<"$metrics" >&2 || echo "(no answer)" >&2
+exit 1
 `;
 }

@@ -12,10 +12,19 @@ import * as os from "os";
 import * as path from "path";
 import { planFabric } from "../../components/fabric/plan";
 import { frrInputFor } from "../../components/fabric/input";
-import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
+import {
+  FRR_CHECK,
+  FRR_RELOAD,
+  frrExporterService,
+  renderFabricExporters,
+  renderFrrConf,
+  renderFrrDaemons,
+} from "../../components/fabric/render";
+import { renderExporterDropIn } from "../../components/node/render";
 import { renderInstallFile } from "../../components/shared/remote";
 import { parseEstate } from "../../config/validate";
 import { edit, estateOf, rawConfig } from "../helpers/config";
+import { execStartOf, freePort, listenOn, scrape, start } from "../helpers/exporters";
 import { PROJECT_DIR } from "../helpers/plan";
 import { checkScripts } from "../helpers/shellcheck";
 import { requireTool } from "../helpers/tools";
@@ -69,6 +78,78 @@ describe("fabric renderers", () => {
     it("the daemons scripts of a switch and a server match their golden files", () => {
       golden("leaf-1a.frr-daemons.sh", renderFrrDaemons({ name: "leaf-1a", forwarding: true }));
       golden("ctl-1.frr-daemons.sh", renderFrrDaemons({ name: "ctl-1", forwarding: false }));
+    });
+    it("the exporters scripts of prod's leaf-1a and ctl-1 match their golden files", () => {
+      for (const node of ["leaf-1a", "ctl-1"]) {
+        const i = frrInputFor(prodPlan, prod, node);
+        golden(`prod-${node}.exporters.sh`, renderFabricExporters({ name: node, kind: i.kind, loopback: i.loopback }));
+      }
+    });
+  });
+
+  describe("exporters", () => {
+    const prod = estateOf("prod");
+    const plan = planFabric(prod);
+    const scriptOf = (node: string): string => {
+      const i = frrInputFor(plan, prod, node);
+      return renderFabricExporters({ name: node, kind: i.kind, loopback: i.loopback });
+    };
+
+    it("pass bash -n and shellcheck -S warning (a spine, a leaf, a server)", () => {
+      assert.deepEqual(
+        checkScripts(Object.fromEntries(["spine-1", "leaf-1a", "ctl-1"].map((n) => [n, scriptOf(n)]))),
+        {},
+      );
+    });
+
+    it("the FRR exporter everywhere, on the node's loopback :9342; the node exporter on switches only", () => {
+      for (const n of plan.nodes) {
+        const s = scriptOf(n.name);
+        assert.ok(s.includes(`--web.listen-address=${n.loopback}:9342 `), n.name);
+        assert.equal(
+          s.includes(`--web.listen-address=${n.loopback}:9100 `),
+          n.kind !== "server",
+          `${n.name}: node exporter only on switches (servers: their baseline)`,
+        );
+      }
+    });
+
+    it("configures before installing, restarts only on a changed drop-in, and checks both FRR collectors", () => {
+      const s = scriptOf("leaf-1a");
+      const dropIn = "/etc/systemd/system/prometheus-frr-exporter.service.d/estate.conf";
+      assert.ok(s.indexOf(`put_file 0644 '${dropIn}'`) < s.indexOf("apt-get install"));
+      assert.match(s, new RegExp(`^if changed '${dropIn}'; then\n  systemctl restart 'prometheus-frr-exporter'$`, "m"));
+      assert.match(
+        s,
+        /frr_collector_up\{collector="bfd"\} 1'\* && "\$metrics" == \*'frr_collector_up\{collector="bgp"\} 1'/,
+      );
+    });
+
+    it("the planned flags run Debian's FRR exporter 1.1.4: BGP and BFD collectors, no OSPF", async function () {
+      this.timeout(40000);
+      requireTool("prometheus-frr-exporter", "prometheus-frr-exporter");
+      const port = await freePort();
+      const i = frrInputFor(plan, prod, "ctl-1");
+      const planned = execStartOf(renderExporterDropIn(frrExporterService(i.loopback)));
+      const { argv, was } = listenOn(planned, "--web.listen-address", port);
+      console.log(`substituted: ${was} -> 127.0.0.1:${port}`);
+      // No FRR runs here: both collectors report down, in the very line format the script
+      // waits for with value 1 (a working vtysh and bgpd socket).
+      const exporter = start(argv);
+      try {
+        const text = await scrape(`http://127.0.0.1:${port}/metrics`, 30000, exporter);
+        const up = text.split("\n").filter((l) => l.startsWith("frr_collector_up"));
+        assert.deepEqual(up.sort(), ['frr_collector_up{collector="bfd"} 0', 'frr_collector_up{collector="bgp"} 0']);
+      } finally {
+        exporter.stop();
+      }
+    });
+
+    it("refuses a loopback that is not an IPv4 address", () => {
+      assert.throws(
+        () => renderFabricExporters({ name: "leaf-1a", kind: "leaf", loopback: "10.0.0.1 --web.config.file=/x" }),
+        /is not an IPv4 address/,
+      );
     });
   });
 
