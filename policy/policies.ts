@@ -9,12 +9,8 @@
  * deployment as sentinels. During `pulumi preview` a policy skips what is not known yet;
  * `pulumi up` runs the pack again with every value known.
  */
-import type {
-  PolicyResource,
-  ReportViolation,
-  ResourceValidationPolicy,
-  StackValidationPolicy,
-} from "@pulumi/policy";
+/* eslint-disable @typescript-eslint/no-explicit-any -- resource inputs are untyped JSON, read defensively */
+import type { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
   cephPools,
   needles,
@@ -72,7 +68,9 @@ function commands(resources: readonly PolicyResource[]): PolicyResource[] {
 }
 
 /** Every FRR config a command delivers (as stdin), with the command. */
-function frrConfigs(resources: readonly PolicyResource[]): { r: PolicyResource; frr: NonNullable<ReturnType<typeof parseFrr>> }[] {
+function frrConfigs(
+  resources: readonly PolicyResource[],
+): { r: PolicyResource; frr: NonNullable<ReturnType<typeof parseFrr>> }[] {
   return commands(resources).flatMap((r) => {
     const frr = parseFrr(str(data(r.props).stdin) ?? "");
     return frr ? [{ r, frr }] : [];
@@ -169,7 +167,9 @@ export const meshMtlsStrict: StackValidationPolicy = {
   description: "A mesh-wide STRICT PeerAuthentication exists in Istio's root namespace; none weakens it.",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const istiod = args.resources.find((r) => r.type === RELEASE && /(^|\/)istiod$/.test(str(data(r.props).chart) ?? ""));
+    const istiod = args.resources.find(
+      (r) => r.type === RELEASE && /(^|\/)istiod$/.test(str(data(r.props).chart) ?? ""),
+    );
     if (!istiod) args.notApplicable("no istiod Release in this stack");
     const v = data(istiod!.props);
     const root = str(v.values?.meshConfig?.rootNamespace) ?? "istio-system";
@@ -179,16 +179,21 @@ export const meshMtlsStrict: StackValidationPolicy = {
       const sel = d.spec?.selector;
       return d.metadata?.namespace === root && (!sel || !Object.keys(sel.matchLabels ?? {}).length);
     });
-    if (!meshWide.length) report(`no mesh-wide PeerAuthentication (namespace ${root}, no selector): mTLS is not STRICT`);
+    if (!meshWide.length)
+      report(`no mesh-wide PeerAuthentication (namespace ${root}, no selector): mTLS is not STRICT`);
     for (const r of meshWide) {
       const mode = data(r.props).spec?.mtls?.mode;
-      if (mode !== "STRICT") report(`mesh-wide PeerAuthentication ${r.name}: mtls.mode is ${mode ?? "unset"}, want STRICT`, r.urn);
+      if (mode !== "STRICT")
+        report(`mesh-wide PeerAuthentication ${r.name}: mtls.mode is ${mode ?? "unset"}, want STRICT`, r.urn);
     }
     for (const r of pas) {
       const d = data(r.props);
       const mode = d.spec?.mtls?.mode;
       if (mode && mode !== "STRICT" && mode !== "UNSET")
-        report(`PeerAuthentication ${d.metadata?.namespace ?? "?"}/${d.metadata?.name ?? r.name} sets mtls.mode ${mode}`, r.urn);
+        report(
+          `PeerAuthentication ${d.metadata?.namespace ?? "?"}/${d.metadata?.name ?? r.name} sets mtls.mode ${mode}`,
+          r.urn,
+        );
       for (const [port, m] of Object.entries(d.spec?.portLevelMtls ?? {}) as [string, any][])
         if (m?.mode && m.mode !== "STRICT")
           report(`PeerAuthentication ${d.metadata?.name ?? r.name}: port ${port} mtls.mode ${m.mode}`, r.urn);
@@ -237,15 +242,29 @@ export const prometheusRulesSelected: StackValidationPolicy = {
       if (isUnknown(labels)) continue;
       const misses = selectorMisses(selector, labels);
       if (misses.length)
-        report(`PrometheusRule ${d.metadata?.name ?? r.name}: Prometheus will not load it; it lacks ${misses.join(", ")}`, r.urn);
+        report(
+          `PrometheusRule ${d.metadata?.name ?? r.name}: Prometheus will not load it; it lacks ${misses.join(", ")}`,
+          r.urn,
+        );
       const ns = str(d.metadata?.namespace) ?? "default";
       if (nsSelector === undefined && ns !== promNamespace)
-        report(`PrometheusRule ${d.metadata?.name ?? r.name}: namespace ${ns} is outside Prometheus' (${promNamespace}) and the values set no ruleNamespaceSelector`, r.urn);
-      else if (nsSelector && (nsSelector.matchExpressions?.length || Object.keys(nsSelector.matchLabels ?? {}).length)) {
-        const nsObj = args.resources.find((x) => x.type === "kubernetes:core/v1:Namespace" && data(x.props).metadata?.name === ns);
+        report(
+          `PrometheusRule ${d.metadata?.name ?? r.name}: namespace ${ns} is outside Prometheus' (${promNamespace}) and the values set no ruleNamespaceSelector`,
+          r.urn,
+        );
+      else if (
+        nsSelector &&
+        (nsSelector.matchExpressions?.length || Object.keys(nsSelector.matchLabels ?? {}).length)
+      ) {
+        const nsObj = args.resources.find(
+          (x) => x.type === "kubernetes:core/v1:Namespace" && data(x.props).metadata?.name === ns,
+        );
         const misses2 = selectorMisses(nsSelector, data(nsObj?.props ?? {}).metadata?.labels ?? {});
         if (misses2.length)
-          report(`PrometheusRule ${d.metadata?.name ?? r.name}: its namespace ${ns} lacks ${misses2.join(", ")} (ruleNamespaceSelector)`, r.urn);
+          report(
+            `PrometheusRule ${d.metadata?.name ?? r.name}: its namespace ${ns} lacks ${misses2.join(", ")} (ruleNamespaceSelector)`,
+            r.urn,
+          );
       }
     }
   },
@@ -342,7 +361,8 @@ export const sshdNoPasswords: StackValidationPolicy = {
       }
     }
     for (const [host, urn] of hosts)
-      if (!hardened.has(host)) report(`host ${host}: no command writes an sshd config that turns password logins off`, urn);
+      if (!hardened.has(host))
+        report(`host ${host}: no command writes an sshd config that turns password logins off`, urn);
   },
 };
 

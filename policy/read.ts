@@ -4,6 +4,7 @@
  * stdin, a Helm Release's values, a Kubernetes object), never from this program's config:
  * the pack checks what would be deployed, whatever produced it.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- resource inputs are untyped JSON, read defensively */
 import * as yaml from "js-yaml";
 
 /** One BGP speaker as its FRR config declares it. */
