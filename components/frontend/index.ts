@@ -11,6 +11,8 @@
  *   `<name>-<b>-vrrp-filter`    nftables: VRRP only from the other balancers, checked with `nft -c`, loaded
  *   `<name>-<b>-keepalived-unit` systemd drop-in: restart keepalived when it dies, never leave a stale VIP
  *   `<name>-<b>-nginx-check`    the Nginx check keepalived runs, 0755
+ *   `<name>-<b>-vrrp-notify`    keepalived's notify script: VRRP state into the node exporter's textfile collector, 0755
+ *   `<name>-<b>-nginx-exporter` the Nginx exporter on the balancer's loopback, from stub_status (after Nginx runs)
  *   `<name>-<b>-keepalived`     keepalived.conf, checked with `keepalived -t`
  *   `<name>-<b>-keepalived-apply` checks it, loads the filter, reloads keepalived; reruns when it changed
  * The setup step's `delete` (it is never replaced) disables keepalived, then Nginx: a
@@ -31,8 +33,10 @@ import {
   renderNginxApply,
   renderNginxCheck,
   renderNginxConf,
+  renderNginxExporter,
   renderSetup,
   renderVrrpFilter,
+  renderVrrpNotify,
 } from "./render";
 
 /** The model parts it reads: front options and segment, ingress NodePorts, the servers (balancers, upstreams). */
@@ -200,6 +204,34 @@ export class Frontend extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [setup] },
       );
+      // Monitoring: keepalived's transitions into the textfile collector (keepalived.conf and
+      // the drop-in call it); the certificate's notAfter is written by nginx-apply.
+      const notify = remoteFile(
+        `${name}-${b.name}-vrrp-notify`,
+        {
+          connection,
+          user,
+          content: renderVrrpNotify(input, b.name),
+          path: FRONTEND_PATHS.vrrpNotify,
+          mode: "0755",
+          check: 'bash -n "$new"',
+          target: b.name,
+          file: file("vrrp-notify.sh"),
+          kind: "shell",
+        },
+        { parent: this, dependsOn: [setup] },
+      );
+      remoteScript(
+        `${name}-${b.name}-nginx-exporter`,
+        {
+          connection,
+          user,
+          script: renderNginxExporter(input, b.name),
+          target: b.name,
+          file: file("nginx-exporter.sh"),
+        },
+        { parent: this, dependsOn: [nginxApply] },
+      );
       const keepalivedConf = renderKeepalivedConf(input, b.name);
       const keepalived = remoteFile(
         `${name}-${b.name}-keepalived`,
@@ -214,8 +246,8 @@ export class Frontend extends pulumi.ComponentResource {
           file: file("keepalived.conf"),
           kind: "keepalived",
         },
-        // `keepalived -t` fails while the check script it tracks is missing.
-        { parent: this, dependsOn: [check] },
+        // `keepalived -t` fails while a script it runs is missing.
+        { parent: this, dependsOn: [check, notify] },
       );
       previousKeepalived = remoteScript(
         `${name}-${b.name}-keepalived-apply`,
@@ -232,7 +264,14 @@ export class Frontend extends pulumi.ComponentResource {
         // the VIP stays where it is while the others reload.
         {
           parent: this,
-          dependsOn: [keepalived, nginxApply, filter, unit, ...(previousKeepalived ? [previousKeepalived] : [])],
+          dependsOn: [
+            keepalived,
+            nginxApply,
+            filter,
+            unit,
+            notify,
+            ...(previousKeepalived ? [previousKeepalived] : []),
+          ],
         },
       );
     }

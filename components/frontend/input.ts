@@ -36,6 +36,7 @@ export function frontTierInputFor(estate: FrontTierModel): FrontTierInput {
     address: s.frontend!.address,
     nic: s.frontend!.nic,
     priority: priorities[i],
+    loopback: s.loopback,
   }));
   const upstreams = estate.servers
     .filter(isKubernetesNode)

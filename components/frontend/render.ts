@@ -45,6 +45,15 @@
 
 /** Where the front tier's files live on a balancer. The lab test substitutes some of these. */
 import { renderApiStream } from "../kubernetes/render";
+import { EXPORTERS, TEXTFILE_DIR, TEXTFILE_METRICS, VRRP_STATES } from "../monitoring/conventions";
+import {
+  aptInstallMissing,
+  type ExporterService,
+  exporterDropInShell,
+  exporterStartShell,
+  ipv4Literal,
+} from "../node/render";
+import { bashArray, FILE_FUNCTIONS, intLiteral, shq } from "../shared/shell";
 
 /** Where Debian's libnginx-mod-stream puts the stream module (the balancers' package). */
 export const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -60,6 +69,8 @@ export const FRONTEND_PATHS = {
   keepalivedConf: "/etc/keepalived/keepalived.conf",
   /** The Nginx check keepalived runs (root-owned, not writable by others: `enable_script_security`). */
   nginxCheck: "/etc/keepalived/estate-nginx-check.sh",
+  /** keepalived's notify script: VRRP state into the node exporter's textfile collector (root-owned, 0755). */
+  vrrpNotify: "/etc/keepalived/estate-vrrp-notify.sh",
   /** The VRRP filter, loaded by nftables.service at boot through `/etc/nftables.conf`. */
   nftDir: "/etc/nftables.d/",
   vrrpFilter: "/etc/nftables.d/estate-frontend.nft",
@@ -92,6 +103,8 @@ export interface FrontendBalancer {
   readonly address: string;
   readonly nic: string;
   readonly priority: number;
+  /** The balancer's fabric loopback /32: where its exporters listen. */
+  readonly loopback: string;
 }
 
 export interface FrontendUpstream {
@@ -309,8 +322,8 @@ ${peers.map((p) => `        ${p.address} # ${p.name}`).join("\n")}
     track_script {
         chk_nginx
     }
-    # Transitions: keepalived logs them itself; this adds one tagged line per change.
-    notify "/usr/bin/logger -t estate-frontend"
+    # Transitions: the state into the node exporter's textfile collector, and one tagged log line.
+    notify "${FRONTEND_PATHS.vrrpNotify}"
 }
 `;
 }
@@ -387,6 +400,7 @@ ${peers
 export function renderKeepalivedDropIn(input: FrontTierInput, balancer: string): string {
   const self = balancerOf(input, balancer);
   const del = `-/sbin/ip -4 address del ${input.vip}/${input.prefixLength} dev ${self.nic}`;
+  const notify = FRONTEND_PATHS.vrrpNotify;
   return `# estate front tier on ${balancer}: keepalived is restarted when it dies and leaves no
 # stale VIP. Managed by estate; local edits are overwritten.
 [Unit]
@@ -400,6 +414,10 @@ RestartSec=${KEEPALIVED_RESTART_SEC}s
 # stop and before every start; keepalived adds it back only as master.
 ExecStopPost=${del}
 ExecStartPre=${del}
+# Monitoring: a stopped keepalived holds no VIP, and a starting one has not chosen yet; the
+# state metric says so at once (the notify script writes it; a failure never blocks keepalived).
+ExecStopPost=-${notify} INSTANCE ${vrrpInstanceName(input)} STOP 0
+ExecStartPre=-${notify} INSTANCE ${vrrpInstanceName(input)} INIT 0
 `;
 }
 
@@ -416,7 +434,7 @@ export function renderSetup(balancer: string): string {
   return `#!/usr/bin/env bash
 # estate front tier: prepare ${balancer} for Nginx and keepalived. Idempotent.
 set -euo pipefail
-for cmd in nginx keepalived curl nft; do
+for cmd in nginx keepalived curl nft openssl; do
   command -v "$cmd" >/dev/null || { echo "frontend ${balancer}: $cmd missing; the node baseline installs it" >&2; exit 1; }
 done
 install -d -m 0755 ${P.nginxLogDir} ${P.nginxTempDir} ${P.nftDir} ${P.keepalivedDropIn.replace(/[^/]+$/, "")}
@@ -447,6 +465,8 @@ set -euo pipefail
 nginx -t -q -c ${FRONTEND_PATHS.nginxConf}
 systemctl enable nginx >/dev/null 2>&1 || true
 if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi
+
+${renderTlsMetric()}
 `;
 }
 
@@ -464,5 +484,184 @@ keepalived -t -f ${P.keepalivedConf}
 nft -f ${P.vrrpFilter}
 systemctl enable keepalived >/dev/null 2>&1 || true
 if systemctl is-active --quiet keepalived; then systemctl reload keepalived; else systemctl start keepalived; fi
+`;
+}
+
+/** Metric lines for the textfile collector: `# HELP`, `# TYPE` (gauge) and one sample, as printf words. */
+function gaugeLines(name: string, help: string): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
+}
+
+/** Label values the renderers write into metrics: plain words only (no quote or backslash to escape). */
+function labelValue(what: string, v: string): string {
+  if (!/^[A-Za-z0-9_./-]+$/.test(v)) throw new Error(`${what}: ${JSON.stringify(v)} is not a plain metric label value`);
+  return v;
+}
+
+/**
+ * keepalived's notify script on a balancer: keepalived runs it as `SCRIPT TYPE NAME STATE
+ * PRIORITY` on every transition (as root: `script_user`), and the keepalived drop-in runs it
+ * with `INIT` before every start and `STOP` after every stop, so the metric exists before
+ * the first transition and never claims a master that stopped. The arguments are data:
+ * compared with fixed values (this balancer's one instance, the states keepalived sends),
+ * never evaluated; anything else is rejected and logged quoted (`%q`). Writes
+ * `estate_vrrp_state` and `estate_vrrp_last_transition_timestamp_seconds` into the node
+ * exporter's textfile collector atomically (a temporary file in the same folder, not named
+ * `*.prom`, then `mv`), readable by the exporter's user.
+ */
+export function renderVrrpNotify(input: FrontTierInput, balancer: string, textfileDir: string = TEXTFILE_DIR): string {
+  balancerOf(input, balancer);
+  const state = TEXTFILE_METRICS.vrrpState;
+  const last = TEXTFILE_METRICS.vrrpLastTransition;
+  if (state.file !== last.file || state.labels.join() !== last.labels.join())
+    throw new Error("conventions: the VRRP state and last-transition metrics must share their file and labels");
+  const label = state.labels[0];
+  const instance = labelValue("VRRP instance", vrrpInstanceName(input));
+  const S = VRRP_STATES;
+  const n = (what: string, v: number): string => intLiteral(what, v);
+  return `#!/bin/bash
+# estate front tier on ${balancer}: keepalived's notify script. Managed by estate; local edits are overwritten.
+# Called as: ${FRONTEND_PATHS.vrrpNotify} TYPE NAME STATE PRIORITY. The arguments are data: checked
+# against fixed values, never evaluated. Writes the VRRP state into the node exporter's
+# textfile collector atomically, and logs one tagged line.
+set -euo pipefail
+export LC_ALL=C
+dir=${shq(textfileDir)}
+file=${shq(state.file)}
+instance=${shq(instance)}
+
+log() { logger -t estate-frontend -- "$*" 2>/dev/null || true; }
+# An argument as the log shows it: at most 64 characters, quoted so nothing in it acts.
+shown() { printf '%q' "\${1:0:64}"; }
+reject() {
+  log "notify rejected: $1"
+  echo "estate-vrrp-notify: $1" >&2
+  exit 2
+}
+
+(($# == 4)) || reject "want 4 arguments (TYPE NAME STATE PRIORITY), got $#"
+type=$1 name=$2 state=$3 priority=$4
+[[ "$type" == INSTANCE ]] || reject "type $(shown "$type") is not INSTANCE"
+[[ "$name" == "$instance" ]] || reject "instance $(shown "$name") is not $instance"
+case "$state" in
+  MASTER) value=${n("MASTER", S.MASTER)} ;;
+  BACKUP) value=${n("BACKUP", S.BACKUP)} ;;
+  FAULT) value=${n("FAULT", S.FAULT)} ;;
+  # Not running, or not decided yet: INIT. keepalived sends STOP (and DELETED when a reload
+  # removes the instance); the unit's ExecStartPre sends INIT.
+  INIT | STOP | DELETED) value=${n("INIT", S.INIT)} ;;
+  *) reject "state $(shown "$state") is not one of MASTER BACKUP FAULT INIT STOP DELETED" ;;
+esac
+[[ "$priority" =~ ^[0-9]{1,3}$ ]] && ((10#$priority <= 255)) || reject "priority $(shown "$priority") is not a number 0-255"
+now=$(date +%s)
+
+mkdir -p "$dir"
+tmp=$(mktemp "$dir/.$file.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+{
+  printf '%s\\n' ${gaugeLines(state.name, `VRRP state of the balancer's instance: ${S.INIT} INIT, ${S.BACKUP} BACKUP, ${S.MASTER} MASTER, ${S.FAULT} FAULT (keepalived notify).`).map(shq).join(" ")}
+  printf '%s{%s="%s"} %s\\n' ${shq(state.name)} ${shq(label)} "$instance" "$value"
+  printf '%s\\n' ${gaugeLines(last.name, "Unix time of the instance's last VRRP state change (keepalived notify).").map(shq).join(" ")}
+  printf '%s{%s="%s"} %s\\n' ${shq(last.name)} ${shq(label)} "$instance" "$now"
+} >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$dir/$file"
+log "$type $name $state $priority"
+`;
+}
+
+/**
+ * Shell that writes the served certificate's notAfter (the first certificate of the chain)
+ * into the node exporter's textfile collector as `estate_tls_certificate_not_after_timestamp_seconds`.
+ * openssl's answer is data: checked against openssl's one date format, then converted by
+ * `date -d`; never evaluated. Atomic (temporary file, then `mv`). Needs `set -e`.
+ */
+export function renderTlsMetric(
+  certificate: string = FRONTEND_PATHS.tlsCertificate,
+  textfileDir: string = TEXTFILE_DIR,
+): string {
+  const m = TEXTFILE_METRICS.tlsNotAfter;
+  return `# Monitoring: the served certificate's notAfter into the node exporter's textfile collector.
+cert=${shq(certificate)}
+tls_dir=${shq(textfileDir)}
+tls_file=${shq(m.file)}
+end=$(openssl x509 -enddate -noout -in "$cert")
+end=\${end#notAfter=}
+date_re='^[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4} GMT$'
+if [[ ! "$end" =~ $date_re ]]; then
+  echo "$cert: notAfter $(printf '%q' "\${end:0:64}") is not in openssl's date format" >&2
+  exit 1
+fi
+not_after=$(date -u -d "$end" +%s)
+[[ "$not_after" =~ ^[0-9]+$ ]] || { echo "$cert: date could not convert notAfter '$end'" >&2; exit 1; }
+mkdir -p "$tls_dir"
+tls_tmp=$(mktemp "$tls_dir/.$tls_file.XXXXXX")
+{
+  printf '%s\\n' ${gaugeLines(m.name, "Unix time when the certificate the balancer serves expires (notAfter).").map(shq).join(" ")}
+  printf '%s{%s="%s"} %s\\n' ${shq(m.name)} ${shq(m.labels[0])} ${shq(labelValue("certificate path", certificate))} "$not_after"
+} >"$tls_tmp"
+chmod 0644 "$tls_tmp"
+mv -f "$tls_tmp" "$tls_dir/$tls_file"`;
+}
+
+/** Retries of the Nginx exporter at start while Nginx's status page does not answer yet (every 5 s). */
+export const NGINX_EXPORTER_RETRIES = 60;
+
+/**
+ * `prometheus-nginx-exporter` 0.11 (single-dash Go flags) on the balancer's loopback
+ * :`EXPORTERS.nginx.port`, from Nginx's local `stub_status`. It exits at start when the
+ * status page does not answer: `-nginx.retries` keeps it waiting for Nginx (and systemd
+ * restarts it in any case); once running, a stopped Nginx shows as `nginx_up 0`.
+ */
+export function nginxExporterService(loopback: string): ExporterService {
+  return {
+    package: EXPORTERS.nginx.package,
+    what: `Nginx exporter (stub_status on 127.0.0.1:${STATUS_PORT}) on the loopback, port ${EXPORTERS.nginx.port}`,
+    args: [
+      `-web.listen-address=${ipv4Literal("Nginx exporter address", loopback)}:${intLiteral("Nginx exporter port", EXPORTERS.nginx.port)}`,
+      `-nginx.scrape-uri=http://127.0.0.1:${intLiteral("status port", STATUS_PORT)}${STATUS_PATH}`,
+      `-nginx.retries=${intLiteral("retries", NGINX_EXPORTER_RETRIES)}`,
+    ],
+  };
+}
+
+/**
+ * The Nginx exporter on a balancer, after Nginx runs: drop-in first, the package, a restart
+ * only when the drop-in changed. When the loopback is already on `lo` (the fabric's FRR put
+ * it there), it also waits until the exporter answers `nginx_up 1`; before that the unit
+ * retries on its own until the address appears.
+ */
+export function renderNginxExporter(input: FrontTierInput, balancer: string): string {
+  const self = balancerOf(input, balancer);
+  const e = nginxExporterService(self.loopback);
+  const url = `http://${self.loopback}:${EXPORTERS.nginx.port}/metrics`;
+  return `#!/usr/bin/env bash
+# estate front tier on ${balancer}: the Nginx exporter on the loopback. Idempotent.
+set -euo pipefail
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+name=${shq(balancer)}
+
+${FILE_FUNCTIONS}
+
+command -v apt-get >/dev/null || { echo "frontend $name: apt-get not found" >&2; exit 1; }
+${exporterDropInShell(e)}
+${bashArray("packages", [e.package])}
+${aptInstallMissing("packages")}
+${exporterStartShell(e)}
+
+loopback=${shq(self.loopback)}
+url=${shq(url)}
+if ip -4 -o address show dev lo | grep -qF " $loopback/"; then
+  metrics=""
+  for _ in $(seq 1 30); do
+    metrics=$(curl -fsS -m 5 "$url" 2>/dev/null) || metrics=""
+    [[ "$metrics" == *$'\\n'"nginx_up 1"$'\\n'* ]] && break
+    sleep 1
+  done
+  [[ "$metrics" == *$'\\n'"nginx_up 1"$'\\n'* ]] || { echo "frontend $name: the Nginx exporter at $url does not report nginx_up 1 within 30 s" >&2; exit 1; }
+else
+  echo "frontend $name: $loopback is not on lo yet (the fabric puts it there); the exporter starts once it is"
+fi
+echo "frontend $name: Nginx exporter done; changed: \${changed_files[*]:-nothing}"
 `;
 }

@@ -19,9 +19,19 @@ import {
   renderNginxApply,
   renderNginxCheck,
   renderNginxConf,
+  renderNginxExporter,
   renderSetup,
+  renderTlsMetric,
   renderVrrpFilter,
+  renderVrrpNotify,
+  nginxExporterService,
+  STATUS_PATH,
+  vrrpInstanceName,
 } from "../../components/frontend/render";
+import { TEXTFILE_METRICS, VRRP_STATES } from "../../components/monitoring/conventions";
+import { renderExporterDropIn } from "../../components/node/render";
+import * as http from "http";
+import { execStartOf, freePort, listenOn, promtoolCheckMetrics, scrape, start } from "../helpers/exporters";
 import { requireTool } from "../helpers/tools";
 import { checkScripts } from "../helpers/shellcheck";
 import { estateOf } from "../helpers/config";
@@ -41,8 +51,8 @@ describe("front tier renderers", () => {
 
   it("derives the input from the model: balancers by name, priorities, every Kubernetes node upstream", () => {
     assert.deepEqual(prod.balancers, [
-      { name: "lb-1", address: "10.20.0.11", nic: "eno1", priority: 150 },
-      { name: "lb-2", address: "10.20.0.12", nic: "eno1", priority: 140 },
+      { name: "lb-1", address: "10.20.0.11", nic: "eno1", priority: 150, loopback: "10.255.0.64" },
+      { name: "lb-2", address: "10.20.0.12", nic: "eno1", priority: 140, loopback: "10.255.0.65" },
     ]);
     assert.equal(prod.vip, "10.20.0.10");
     assert.equal(prod.prefixLength, 24);
@@ -115,7 +125,10 @@ describe("front tier renderers", () => {
     assert.match(one, /unicast_src_ip 10\.20\.0\.11\n\s+unicast_peer \{\n\s+10\.20\.0\.12 # lb-2\n\s+\}/);
     const three: FrontTierInput = {
       ...prod,
-      balancers: [...prod.balancers, { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130 }],
+      balancers: [
+        ...prod.balancers,
+        { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130, loopback: "10.255.0.99" },
+      ],
     };
     assert.match(
       renderKeepalivedConf(three, "lb-3"),
@@ -130,7 +143,10 @@ describe("front tier renderers", () => {
   it("the VRRP filter admits VRRP only from the other balancers, on the front NIC, and nft -c accepts it", () => {
     const three: FrontTierInput = {
       ...prod,
-      balancers: [...prod.balancers, { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130 }],
+      balancers: [
+        ...prod.balancers,
+        { name: "lb-3", address: "10.20.0.13", nic: "eno2", priority: 130, loopback: "10.255.0.99" },
+      ],
     };
     const text = renderVrrpFilter(three, "lb-3");
     const accepts = text.split("\n").filter((l) => / accept /.test(l));
@@ -239,7 +255,10 @@ describe("front tier renderers", () => {
   });
 
   it("Nginx changes reload, never restart; keepalived's apply loads the filter first", () => {
-    assert.match(renderNginxApply("lb-1"), /systemctl reload nginx; else systemctl start nginx; fi\n$/);
+    assert.match(
+      renderNginxApply("lb-1"),
+      /^if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi$/m,
+    );
     assert.doesNotMatch(renderNginxApply("lb-1"), /systemctl restart|nginx -s stop/);
     const ka = renderKeepalivedApply("lb-1");
     assert.ok(ka.indexOf(`nft -f ${FRONTEND_PATHS.vrrpFilter}`) < ka.indexOf("systemctl reload keepalived"));
@@ -248,15 +267,204 @@ describe("front tier renderers", () => {
     assert.match(setup, /include "\/etc\/nftables\.d\/\*\.nft"/);
   });
 
-  it("setup.sh, the apply scripts and the Nginx check pass shellcheck and bash -n", () => {
+  it("setup.sh, the apply scripts, the Nginx check, the VRRP notify and the Nginx exporter pass shellcheck and bash -n", () => {
     assert.deepEqual(
       checkScripts({
         "setup.sh": renderSetup("lb-1"),
         "nginx-apply.sh": renderNginxApply("lb-1"),
         "keepalived-apply.sh": renderKeepalivedApply("lb-1"),
         "nginx-check.sh": renderNginxCheck(),
+        "vrrp-notify.sh": renderVrrpNotify(prod, "lb-1"),
+        "nginx-exporter.sh": renderNginxExporter(prod, "lb-1"),
       }),
       {},
     );
+  });
+
+  describe("monitoring", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-frontend-mon-"));
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it("prod lb-1 VRRP notify and Nginx exporter scripts match their golden files", () => {
+      golden("prod-lb-1.vrrp-notify.sh", renderVrrpNotify(prod, "lb-1"));
+      golden("prod-lb-1.nginx-exporter.sh", renderNginxExporter(prod, "lb-1"));
+    });
+
+    it("keepalived calls the notify script on transitions; its unit writes INIT before a start and STOP after a stop", () => {
+      const conf = renderKeepalivedConf(prod, "lb-1");
+      assert.match(conf, new RegExp(`^\\s+notify "${FRONTEND_PATHS.vrrpNotify}"$`, "m"));
+      const unit = renderKeepalivedDropIn(prod, "lb-1");
+      const name = vrrpInstanceName(prod);
+      assert.match(unit, new RegExp(`^ExecStartPre=-${FRONTEND_PATHS.vrrpNotify} INSTANCE ${name} INIT 0$`, "m"));
+      assert.match(unit, new RegExp(`^ExecStopPost=-${FRONTEND_PATHS.vrrpNotify} INSTANCE ${name} STOP 0$`, "m"));
+    });
+
+    describe("the VRRP notify script, run for real", () => {
+      const dir = path.join(tmp, "textfile");
+      const script = path.join(tmp, "notify.sh");
+      const canary = path.join(tmp, "canary");
+      const file = path.join(dir, TEXTFILE_METRICS.vrrpState.file);
+      const instance = vrrpInstanceName(prod);
+      before(() => {
+        requireTool("promtool", "prometheus");
+        fs.writeFileSync(script, renderVrrpNotify(prod, "lb-1", dir), { mode: 0o755 });
+      });
+      const notify = (...args: string[]) =>
+        spawnSync("bash", [script, ...args], {
+          encoding: "utf8",
+          cwd: tmp,
+          env: { ...process.env, PATH: process.env.PATH },
+        });
+
+      /** The two samples of the file, after promtool accepted it. */
+      function samples(): { state: number; last: number } {
+        const text = fs.readFileSync(file, "utf8");
+        const check = promtoolCheckMetrics(text);
+        assert.equal(check.status, 0, `promtool check metrics:\n${check.output}\n${text}`);
+        const value = (name: string): number => {
+          const m = new RegExp(`^${name}\\{vrrp_instance="${instance}"\\} (\\d+)$`, "m").exec(text);
+          assert.ok(m, `${name} missing in:\n${text}`);
+          return Number(m[1]);
+        };
+        return { state: value(TEXTFILE_METRICS.vrrpState.name), last: value(TEXTFILE_METRICS.vrrpLastTransition.name) };
+      }
+
+      it("writes every state keepalived sends, atomically, as valid Prometheus text", () => {
+        const want: [string, number][] = [
+          ["INIT", VRRP_STATES.INIT],
+          ["BACKUP", VRRP_STATES.BACKUP],
+          ["MASTER", VRRP_STATES.MASTER],
+          ["FAULT", VRRP_STATES.FAULT],
+          ["STOP", VRRP_STATES.INIT],
+          ["DELETED", VRRP_STATES.INIT],
+        ];
+        for (const [state, value] of want) {
+          const before = Math.floor(Date.now() / 1000);
+          const r = notify("INSTANCE", instance, state, "150");
+          assert.equal(r.status, 0, `${state}: ${r.stderr}`);
+          const got = samples();
+          assert.equal(got.state, value, state);
+          assert.ok(got.last >= before && got.last <= Math.ceil(Date.now() / 1000), `${state}: timestamp ${got.last}`);
+          assert.equal(fs.statSync(file).mode & 0o777, 0o644, "readable by the exporter's user");
+          // Nothing but the one file: the temporary file was renamed, not left behind.
+          assert.deepEqual(fs.readdirSync(dir), [TEXTFILE_METRICS.vrrpState.file]);
+        }
+      });
+
+      it("rejects hostile or unexpected arguments, runs nothing of them, and keeps the last state", () => {
+        assert.equal(notify("INSTANCE", instance, "MASTER", "150").status, 0);
+        const kept = fs.readFileSync(file, "utf8");
+        const hostile: string[][] = [
+          [],
+          ["INSTANCE", instance, "MASTER"],
+          ["INSTANCE", instance, "MASTER", "150", "extra"],
+          ["GROUP", instance, "MASTER", "150"],
+          ["INSTANCE", "frontend_52", "MASTER", "150"],
+          ["INSTANCE", `${instance}$(touch ${canary})`, "MASTER", "150"],
+          ["INSTANCE", instance, `MASTER$(touch ${canary})`, "150"],
+          ["INSTANCE", instance, `MASTER\nestate_vrrp_state{vrrp_instance="x"} 2`, "150"],
+          ["INSTANCE", instance, "master", "150"],
+          ["INSTANCE", instance, "BACKUP", `a[$(touch ${canary})]`],
+          ["INSTANCE", instance, "BACKUP", "1+1"],
+          ["INSTANCE", instance, "BACKUP", "256"],
+          ["INSTANCE", instance, "BACKUP", `\`touch ${canary}\``],
+          ["INSTANCE", `'; touch ${canary}; '`, "BACKUP", "150"],
+        ];
+        for (const args of hostile) {
+          const r = notify(...args);
+          assert.equal(r.status, 2, `${JSON.stringify(args)}: status ${r.status} ${r.stderr}`);
+          assert.match(r.stderr, /^estate-vrrp-notify: /, JSON.stringify(args));
+          assert.ok(!fs.existsSync(canary), `${JSON.stringify(args)} ran a command`);
+          assert.equal(fs.readFileSync(file, "utf8"), kept, `${JSON.stringify(args)} changed the metric`);
+        }
+      });
+    });
+
+    describe("the certificate's notAfter, run for real", () => {
+      const cert = path.join(PROJECT_DIR, "tests", "fixtures", "plan-only-tls.crt");
+
+      function run(script: string, env: NodeJS.ProcessEnv = process.env) {
+        const f = path.join(tmp, `tls-${Math.random().toString(36).slice(2)}.sh`);
+        fs.writeFileSync(f, `#!/bin/bash\nset -euo pipefail\n${script}\n`);
+        return spawnSync("bash", [f], { encoding: "utf8", env });
+      }
+
+      it("writes the certificate's notAfter as Unix time, as valid Prometheus text", () => {
+        requireTool("promtool", "prometheus");
+        const dir = path.join(tmp, "tls-textfile");
+        const r = run(renderTlsMetric(cert, dir));
+        assert.equal(r.status, 0, r.stderr);
+        const text = fs.readFileSync(path.join(dir, TEXTFILE_METRICS.tlsNotAfter.file), "utf8");
+        const check = promtoolCheckMetrics(text);
+        assert.equal(check.status, 0, check.output);
+        const end = spawnSync("openssl", ["x509", "-enddate", "-noout", "-in", cert], { encoding: "utf8" })
+          .stdout.trim()
+          .replace(/^notAfter=/, "");
+        const want = Math.floor(Date.parse(end) / 1000);
+        assert.ok(Number.isFinite(want));
+        assert.match(
+          text,
+          new RegExp(`^${TEXTFILE_METRICS.tlsNotAfter.name}\\{path="${cert.replace(/[.]/g, "\\.")}"\\} ${want}$`, "m"),
+        );
+        assert.deepEqual(fs.readdirSync(dir), [TEXTFILE_METRICS.tlsNotAfter.file]);
+      });
+
+      it("never evaluates openssl's answer: an unexpected notAfter fails the step and runs nothing", () => {
+        const bin = path.join(tmp, "fake-openssl");
+        const canary = path.join(tmp, "tls-canary");
+        fs.mkdirSync(bin, { recursive: true });
+        fs.writeFileSync(
+          path.join(bin, "openssl"),
+          `#!/bin/bash\necho 'notAfter=$(touch ${canary}) Nov 26 19:13:22 2027 GMT'\n`,
+          { mode: 0o755 },
+        );
+        const dir = path.join(tmp, "tls-hostile");
+        const r = run(renderTlsMetric(cert, dir), { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /is not in openssl's date format/);
+        assert.ok(!fs.existsSync(canary));
+        assert.ok(!fs.existsSync(path.join(dir, TEXTFILE_METRICS.tlsNotAfter.file)));
+      });
+
+      it("nginx-apply writes it whenever it runs (its triggers include the certificate's hash)", () => {
+        assert.ok(renderNginxApply("lb-1").includes(renderTlsMetric()));
+      });
+    });
+
+    it("the planned flags run Debian's Nginx exporter 0.11: it waits for stub_status at start, then reports nginx_up 1", async function () {
+      this.timeout(40000);
+      requireTool("prometheus-nginx-exporter", "prometheus-nginx-exporter");
+      const [port, statusPort] = [await freePort(), await freePort()];
+      const lb = prod.balancers[0];
+      const planned = execStartOf(renderExporterDropIn(nginxExporterService(lb.loopback)));
+      const { argv, was } = listenOn(planned, "-web.listen-address", port);
+      const argv2 = argv.map((w) => w.replace(/^(-nginx\.scrape-uri=http:\/\/127\.0\.0\.1:)\d+/, `$1${statusPort}`));
+      // Retry every second instead of 5 s, so the test is short (the count stays the planned one).
+      argv2.push("-nginx.retry-interval=1s");
+      console.log(
+        `substituted: ${was} -> 127.0.0.1:${port}; status port -> ${statusPort}; added -nginx.retry-interval=1s`,
+      );
+      const exporter = start(argv2);
+      let server: http.Server | undefined;
+      try {
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal(exporter.child.exitCode, null, `exited while Nginx was not up yet:\n${exporter.log()}`);
+        // A stand-in for Nginx's stub_status page (its exact format).
+        server = http.createServer((req, res) => {
+          if (req.url !== STATUS_PATH) return void res.writeHead(404).end();
+          res.end(
+            "Active connections: 1 \nserver accepts handled requests\n 7 7 9 \nReading: 0 Writing: 1 Waiting: 0 \n",
+          );
+        });
+        await new Promise<void>((r) => server!.listen(statusPort, "127.0.0.1", () => r()));
+        const text = await scrape(`http://127.0.0.1:${port}/metrics`, 15000, exporter);
+        assert.match(text, /^nginx_up 1$/m);
+        assert.match(text, /^nginx_http_requests_total 9$/m);
+        assert.match(text, /^nginx_connections_active 1$/m);
+      } finally {
+        exporter.stop();
+        server?.close();
+      }
+    });
   });
 });
