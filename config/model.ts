@@ -8,6 +8,7 @@ import type {
   FrontendOptions,
   Hardware,
   KubernetesOptions,
+  MeshOptions,
   MonitoringOptions,
   NodeOptions,
   Pools,
@@ -80,6 +81,7 @@ export interface Estate {
   readonly kubernetes: KubernetesOptions;
   readonly ceph: CephOptions;
   readonly monitoring: MonitoringOptions;
+  readonly mesh: MeshOptions;
 }
 
 /** Whether a server (or anything with roles) runs Kubernetes: K3s server or agent. */

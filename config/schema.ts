@@ -520,6 +520,45 @@ export const MonitoringOptions = z
   })
   .strict();
 
+/** One service whose traffic the mesh copies to another (a VirtualService with `mirror`). */
+const MeshMirror = z
+  .object({
+    /** An application namespace (`kubernetes.applicationNamespaces`). */
+    namespace: Hostname,
+    /** The Service whose requests are mirrored, in that namespace. */
+    service: Hostname,
+    /** The Service that receives the copies, in the same namespace (its responses are dropped). */
+    mirrorTo: Hostname,
+    /** Share of requests copied, in percent (0.01 to 100). */
+    percent: numberWhere(
+      z.number().min(0.01).max(100),
+      (n) => Math.abs(Math.round(n * 100) - n * 100) < 1e-9,
+      "must have at most two decimals; write it like 10 or 12.5",
+    ),
+  })
+  .strict();
+
+export const MeshOptions = z
+  .object({
+    /**
+     * istiod at least two replicas with a disruption budget (the rule enforces it).
+     * @default kubernetes.highAvailability
+     */
+    highAvailability: z.boolean().optional(),
+    istiod: z
+      .object({
+        /** istiod replicas (and the autoscaler's minimum). @default 2 */
+        replicas: z.number().int().min(1).max(9).default(2),
+        /** The autoscaler's maximum. @default 5 */
+        maxReplicas: z.number().int().min(1).max(20).default(5),
+      })
+      .strict()
+      .default({ replicas: 2, maxReplicas: 5 }),
+    /** Services whose traffic is mirrored. @default [] */
+    mirrors: z.array(MeshMirror).max(64).default([]),
+  })
+  .strict();
+
 /**
  * Every non-secret `estate:` key, with its schema. A key with a default may be left out
  * of the stack file.
@@ -543,6 +582,7 @@ export const ConfigKeys = {
   kubernetes: KubernetesOptions.default(KubernetesOptions.parse({})),
   ceph: CephOptions.default(CephOptions.parse({})),
   monitoring: MonitoringOptions.default(MonitoringOptions.parse({})),
+  mesh: MeshOptions.default(MeshOptions.parse({})),
 } as const;
 
 export type ConfigKey = keyof typeof ConfigKeys;
@@ -590,3 +630,4 @@ export type FrontendOptions = z.infer<typeof FrontendOptions>;
 export type KubernetesOptions = z.infer<typeof KubernetesOptions>;
 export type CephOptions = z.infer<typeof CephOptions>;
 export type MonitoringOptions = z.infer<typeof MonitoringOptions>;
+export type MeshOptions = z.infer<typeof MeshOptions>;

@@ -71,6 +71,7 @@ function buildModel(stack: string, p: Parsed): Estate {
     kubernetes: p.kubernetes,
     ceph: p.ceph,
     monitoring: p.monitoring,
+    mesh: p.mesh,
   };
 }
 

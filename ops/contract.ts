@@ -14,6 +14,7 @@ import { CephOutput } from "../components/ceph/output";
 import { FabricOutput } from "../components/fabric/output";
 import { FrontendOutput } from "../components/frontend/output";
 import { KubernetesOutput } from "../components/kubernetes/output";
+import { MeshOutput } from "../components/mesh/output";
 import { NodeOutput } from "../components/node/output";
 
 export const SiteOutput = z.strictObject({ stack: z.string().min(1), domain: z.string().min(1) });
@@ -27,6 +28,7 @@ export const StackOutputs = z
     frontend: FrontendOutput,
     ceph: CephOutput,
     kubernetes: KubernetesOutput,
+    mesh: MeshOutput,
     /** Secret: `pulumi stack output --json` prints it as "[secret]" unless --show-secrets. */
     kubeconfig: z.string().describe("the admin kubeconfig, server rewritten to the API endpoint (a secret output)"),
   })

@@ -13,6 +13,8 @@ import { Frontend } from "../components/frontend";
 import type { FrontendOutput } from "../components/frontend/output";
 import { KubernetesCluster } from "../components/kubernetes";
 import type { KubernetesOutput } from "../components/kubernetes/output";
+import { ServiceMesh } from "../components/mesh";
+import type { MeshOutput } from "../components/mesh/output";
 import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
 import type { SiteOutput } from "../ops/contract";
 
@@ -24,6 +26,7 @@ export interface EstateOutputs {
   readonly frontend: pulumi.Output<FrontendOutput>;
   readonly ceph: CephOutputs;
   readonly kubernetes: KubernetesOutput;
+  readonly mesh: MeshOutput;
   /** The admin kubeconfig (secret), for ops scripts: `pulumi stack output --show-secrets kubeconfig`. */
   readonly kubeconfig: pulumi.Output<string>;
 }
@@ -74,6 +77,17 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     endpoint: frontend,
   });
 
+  const mesh = new ServiceMesh("mesh", {
+    servers: estate.servers,
+    versions: estate.versions,
+    kubernetes: estate.kubernetes,
+    frontend: frontendOptions,
+    mesh: estate.mesh,
+    cluster: kubernetes,
+    tlsCertificate: secrets.tlsCertificate,
+    tlsKey: secrets.tlsKey,
+  });
+
   return {
     site: { stack: estate.stack, domain: site.domain },
     nodes: servers.map((n) => n.output),
@@ -81,6 +95,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     frontend: frontend.output,
     ceph: ceph.output,
     kubernetes: kubernetes.output,
+    mesh: mesh.output,
     kubeconfig: kubernetes.kubeconfig,
   };
 }

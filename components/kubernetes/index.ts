@@ -82,6 +82,8 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   public readonly provider: k8s.Provider;
   /** Resolves once every node rolled to the pinned version and is Ready. */
   public readonly ready: pulumi.Output<string>;
+  /** The application namespaces by name (the mesh's objects in them wait for them). */
+  public readonly namespaces: Readonly<Record<string, k8s.core.v1.Namespace>>;
   /** The stack output `kubernetes`. */
   public readonly output: KubernetesOutput;
 
@@ -218,8 +220,15 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       format: "yaml",
     });
 
+    // Every application namespace is in the mesh (components/mesh): its pods get sidecars.
+    const namespaces: Record<string, k8s.core.v1.Namespace> = {};
     for (const ns of args.kubernetes.applicationNamespaces) {
-      const namespace = new k8s.core.v1.Namespace(`${name}-ns-${ns}`, namespaceObject(ns), k8sOpts([calico]));
+      const namespace = new k8s.core.v1.Namespace(
+        `${name}-ns-${ns}`,
+        namespaceObject(ns, { sidecarInjection: true }),
+        k8sOpts([calico]),
+      );
+      namespaces[ns] = namespace;
       tagObject(namespace, ns, `namespace-${ns}`);
       const policy = new k8s.networking.v1.NetworkPolicy(
         `${name}-ns-${ns}-default-deny`,
@@ -228,6 +237,8 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       );
       tagObject(policy, ns, `${ns}-default-deny`);
     }
+
+    this.namespaces = namespaces;
 
     const csiNamespace = new k8s.core.v1.Namespace(
       `${name}-csi-namespace`,

@@ -139,13 +139,15 @@ export function storageClassObject<S>(tier: StorageTier, clusterId: S): Record<s
   };
 }
 
-/** An application namespace: labelled as such (the mesh injects sidecars by this label). */
-export function namespaceObject(name: string): Record<string, unknown> {
-  return {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name, labels: { "estate.io/tier": "application" } },
-  };
+/**
+ * An application namespace: labelled as such, and for the mesh's sidecar injection
+ * (`istio-injection: enabled`) when `sidecarInjection`. Only application namespaces are
+ * made here, so system namespaces never carry the injection label.
+ */
+export function namespaceObject(name: string, opts: { sidecarInjection: boolean }): Record<string, unknown> {
+  const labels: Record<string, string> = { "estate.io/tier": "application" };
+  if (opts.sidecarInjection) labels["istio-injection"] = "enabled";
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } };
 }
 
 function peer(p: { namespace: string; podLabels: Record<string, string> }): Record<string, unknown> {

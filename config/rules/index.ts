@@ -10,6 +10,7 @@ import { fabricRules } from "./fabric";
 import { frontendRules } from "./frontend";
 import { inventoryRules } from "./inventory";
 import { kubernetesRules } from "./kubernetes";
+import { meshRules } from "./mesh";
 import { poolRules } from "./pools";
 
 export interface RuleInput {
@@ -26,5 +27,6 @@ export const RULES: readonly Rule[] = [
   fabricRules,
   frontendRules,
   kubernetesRules,
+  meshRules,
   cephRules,
 ];

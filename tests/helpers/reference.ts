@@ -115,7 +115,10 @@ export function crdValidator(docs: readonly unknown[]): Validator {
     const key = `${o.apiVersion} ${o.kind}`;
     let v = cache.get(key);
     if (!v) {
-      v = compileSchema(crdSchema(docs, o.kind, o.apiVersion));
+      const s = crdSchema(docs, o.kind, o.apiVersion);
+      // Some CRDs (Istio's) list only spec and status: every object also has these three.
+      const envelope = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
+      v = compileSchema({ ...s, properties: { ...envelope, ...(s.properties as Schema) } });
       cache.set(key, v);
     }
     return v(value);

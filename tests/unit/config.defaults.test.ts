@@ -37,6 +37,7 @@ describe("config validation: defaults", () => {
       "estate:kubernetes",
       "estate:ceph",
       "estate:monitoring",
+      "estate:mesh",
     ])
       delete values[k];
     const e = model({ ...raw, values });
@@ -78,6 +79,7 @@ describe("config validation: defaults", () => {
       coldTier: { enabled: true, bucket: "estate-backups", user: "estate-backup" },
     });
     assert.deepEqual(e.monitoring, { scrapeInterval: "30s", evaluationInterval: "60s" });
+    assert.deepEqual(e.mesh, { istiod: { replicas: 2, maxReplicas: 5 }, mirrors: [] });
     assert.equal(e.site.timezone, "UTC");
   });
 
