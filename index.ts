@@ -12,3 +12,5 @@ export const frontend = outputs.frontend;
 export const ceph = outputs.ceph;
 export const kubernetes = outputs.kubernetes;
 export const kubeconfig = outputs.kubeconfig;
+export const monitoring = outputs.monitoring;
+export const grafanaAdminPassword = outputs.grafanaAdminPassword;

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Estate } from "./model";
 import type { SecretKey } from "./schema";
+import { parseCredentials } from "./rules/monitoring";
 import { parseEstate } from "./validate";
 
 export interface EstateSecrets {
@@ -14,6 +15,8 @@ export interface EstateSecrets {
   /** Front tier: the PEM certificate chain and its key. */
   readonly tlsCertificate: pulumi.Output<string>;
   readonly tlsKey: pulumi.Output<string>;
+  /** Monitoring: Alertmanager's receiver credentials by name (`{}` when unset: no receiver names one). */
+  readonly alertmanagerCredentials: pulumi.Output<Record<string, string>>;
 }
 
 /** A config error: printed by the CLI without a stack trace (a `RunError`). */
@@ -39,12 +42,19 @@ export function loadEstate(): { estate: Estate; secrets: EstateSecrets } {
   const result = parseEstate({ stack: pulumi.getStack(), values, secretKeys: secretConfigKeys(values) });
   for (const w of result.warnings) pulumi.log.warn(w);
   if (!result.ok) throw new ConfigError(result.problems);
-  // Validation passed, so every secret key is present; each stays a secret Output from here on.
+  // Validation passed, so every required secret key is present; each stays a secret Output from here on.
   const secret = (key: SecretKey): pulumi.Output<string> => pulumi.secret(values[`estate:${key}`]);
   const secrets: EstateSecrets = {
     sshPrivateKey: secret("sshPrivateKey"),
     tlsCertificate: secret("tlsCertificate"),
     tlsKey: secret("tlsKey"),
+    // Optional; validation proved it a JSON object of strings when it is set.
+    alertmanagerCredentials: pulumi.secret(
+      secret("alertmanagerCredentials").apply((t) => {
+        const parsed = t ? parseCredentials(t) : undefined;
+        return parsed?.ok ? parsed.value : {};
+      }),
+    ),
   };
   return { estate: result.estate, secrets };
 }

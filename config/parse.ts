@@ -66,13 +66,15 @@ export function parseKeys(raw: RawConfig, problems: Problems): PartialParsed {
   return out;
 }
 
-/** Every secret key is set, and stored as a secret. */
+/** Every secret key is set (unless optional), and stored as a secret. */
 export function checkSecretsPresent(raw: RawConfig, problems: Problems): void {
   for (const key of Object.keys(SecretKeys) as SecretKey[]) {
     const full = `${NS}:${key}`;
     const spec = SecretKeys[key];
     const value = raw.values[full];
     if (value === undefined || value === "") {
+      // An optional secret is checked by the rules of the part that needs it.
+      if ("optional" in spec && spec.optional) continue;
       problems.add(key, `is missing (${spec.what}); set it with: ${spec.setCommand(raw.stack)}`);
     } else if (!raw.secretKeys.includes(full)) {
       problems.add(

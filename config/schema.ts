@@ -511,12 +511,147 @@ export const CephOptions = z
   })
   .strict();
 
+/** A name of a receiver or credential: it becomes a file name in a Kubernetes Secret. */
+const AlertName = matching(
+  /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+  "must be a lower-case name (a-z, 0-9, '-' inside, at most 63 characters); write it like ops-mail",
+);
+
+/** An e-mail address (what Alertmanager's `to`/`from` take), without display name. */
+const EmailAddress = matching(
+  /^[A-Za-z0-9._%+-]{1,64}@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
+  "must be an e-mail address; write it like ops@example.net",
+);
+
+/** An Alertmanager matcher on one label: `label="value"`, `label!="value"`, `=~` or `!~` (RE2). */
+export const ALERT_MATCHER = /^([a-zA-Z_][a-zA-Z0-9_]{0,63})(=~|!~|!=|=)"([A-Za-z0-9_.:|*+?()[\]^$ -]{0,200})"$/;
+
+const AlertmanagerReceiver = z
+  .object({
+    name: AlertName,
+    /** A webhook (POST of the Alertmanager JSON payload); the URL is not secret, its token is. */
+    webhook: z
+      .object({
+        url: matching(
+          /^https?:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~%/-]{0,512})?$/,
+          "must be an http(s) URL without query or credentials (put a token in a credential); write it like https://hooks.example.net/alerts",
+        ),
+        /** A key of estate:alertmanagerCredentials sent as `Authorization: Bearer <value>`. @default none */
+        credential: AlertName.optional(),
+      })
+      .strict()
+      .optional(),
+    /** E-mail through a smarthost (STARTTLS required). */
+    email: z
+      .object({
+        to: EmailAddress,
+        from: EmailAddress,
+        /** `host:port` of the SMTP relay. */
+        smarthost: matching(
+          /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?:\d{1,5}$/,
+          "must be host:port of the SMTP relay; write it like smtp.example.net:587",
+        ),
+        /** @default none: the relay takes mail without authentication */
+        username: matching(
+          /^[A-Za-z0-9._@+-]{1,128}$/,
+          "must be an SMTP user name (letters, digits, '.', '_', '@', '+', '-'); write it like alerts@example.net",
+        ).optional(),
+        /** A key of estate:alertmanagerCredentials: the SMTP password. @default none */
+        credential: AlertName.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Slack: the incoming-webhook URL is itself the secret, so it is a credential. */
+    slack: z
+      .object({
+        channel: matching(/^#[a-z0-9][a-z0-9._-]{0,79}$/, "must be a Slack channel; write it like #alerts"),
+        /** A key of estate:alertmanagerCredentials: the incoming-webhook URL. */
+        credential: AlertName,
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const AlertmanagerRoute = z
+  .object({
+    /** The receiver of the alerts this route matches. */
+    receiver: AlertName,
+    /** Every matcher must hold, e.g. `severity="critical"`. */
+    matchers: z
+      .array(
+        matching(ALERT_MATCHER, 'must be a matcher label="value" (or !=, =~, !~); write it like severity="critical"'),
+      )
+      .min(1)
+      .max(16),
+    /** Keep matching the routes after this one. @default false */
+    continue: z.boolean().default(false),
+  })
+  .strict();
+
+const AlertDuration = (example: string) =>
+  matching(/^[1-9]\d{0,4}(s|m|h)$/, `must be a duration in s, m or h; write it like ${example}`);
+
+export const AlertmanagerOptions = z
+  .object({
+    /** Where alerts go: each with a webhook, e-mail and/or Slack. @default [] (alerts go nowhere: a warning) */
+    receivers: z.array(AlertmanagerReceiver).max(64).default([]),
+    /** The receiver of every alert no route matches. @default the first receiver */
+    defaultReceiver: AlertName.optional(),
+    /** Routes tried in order below the default route. @default [] */
+    routes: z.array(AlertmanagerRoute).max(64).default([]),
+    /** @default "30s" */
+    groupWait: AlertDuration("30s").default("30s"),
+    /** @default "5m" */
+    groupInterval: AlertDuration("5m").default("5m"),
+    /** @default "4h" */
+    repeatInterval: AlertDuration("4h").default("4h"),
+  })
+  .strict();
+
 export const MonitoringOptions = z
   .object({
     /** @default "30s" */
     scrapeInterval: matching(/^[1-9]\d{0,4}[smh]$/, "must be a duration; write it like 30s").default("30s"),
     /** @default "60s" */
     evaluationInterval: matching(/^[1-9]\d{0,4}[smh]$/, "must be a duration; write it like 60s").default("60s"),
+    /**
+     * Prometheus (2 replicas) and Alertmanager (3, a gossip cluster) replicated; needs three
+     * nodes that run workloads. @default kubernetes.highAvailability
+     */
+    highAvailability: z.boolean().optional(),
+    /** What Prometheus keeps: whichever limit comes first. */
+    retention: z
+      .object({
+        /** @default "15d" */
+        time: matching(/^[1-9]\d{0,4}[hdwy]$/, "must be a duration in h, d, w or y; write it like 15d").default("15d"),
+        /** At most 90% of volumes.prometheus (the WAL and compaction need the rest). @default "40GiB" */
+        size: matching(/^[1-9]\d{0,5}(MiB|GiB|TiB)$/, "must be a size in MiB, GiB or TiB; write it like 40GiB").default(
+          "40GiB",
+        ),
+      })
+      .strict()
+      .default({ time: "15d", size: "40GiB" }),
+    /** Persistent volumes on the default (Ceph RBD) StorageClass, per replica. */
+    volumes: z
+      .object({
+        /** @default "50Gi" */
+        prometheus: matching(/^[1-9]\d{0,5}(Mi|Gi|Ti)$/, "must be a size in Mi, Gi or Ti; write it like 50Gi").default(
+          "50Gi",
+        ),
+        /** @default "2Gi" */
+        alertmanager: matching(/^[1-9]\d{0,5}(Mi|Gi|Ti)$/, "must be a size in Mi, Gi or Ti; write it like 2Gi").default(
+          "2Gi",
+        ),
+        /** @default "10Gi" */
+        grafana: matching(/^[1-9]\d{0,5}(Mi|Gi|Ti)$/, "must be a size in Mi, Gi or Ti; write it like 10Gi").default(
+          "10Gi",
+        ),
+      })
+      .strict()
+      .default({ prometheus: "50Gi", alertmanager: "2Gi", grafana: "10Gi" }),
+    /** Receivers and routes; credentials are keys of the secret estate:alertmanagerCredentials. */
+    alertmanager: AlertmanagerOptions.default(AlertmanagerOptions.parse({})),
   })
   .strict();
 
@@ -605,6 +740,14 @@ export const SecretKeys = {
     setCommand: (stack: string) => `pulumi config set --secret estate:tlsKey --stack ${stack} < frontend-key.pem`,
     what: "the PEM private key of estate:tlsCertificate",
   },
+  // Monitoring: the secrets Alertmanager's receivers use, by name (a JSON object of strings).
+  // Needed only when a receiver names a credential.
+  alertmanagerCredentials: {
+    setCommand: (stack: string) =>
+      `pulumi config set --secret estate:alertmanagerCredentials --stack ${stack} < alertmanager-credentials.json`,
+    what: 'the Alertmanager receivers\' credentials, a JSON object {"<credential>": "<secret>"}',
+    optional: true,
+  },
 } as const;
 
 export type SecretKey = keyof typeof SecretKeys;
@@ -630,4 +773,5 @@ export type FrontendOptions = z.infer<typeof FrontendOptions>;
 export type KubernetesOptions = z.infer<typeof KubernetesOptions>;
 export type CephOptions = z.infer<typeof CephOptions>;
 export type MonitoringOptions = z.infer<typeof MonitoringOptions>;
+export type AlertmanagerOptions = z.infer<typeof AlertmanagerOptions>;
 export type MeshOptions = z.infer<typeof MeshOptions>;

@@ -15,6 +15,7 @@ import { FabricOutput } from "../components/fabric/output";
 import { FrontendOutput } from "../components/frontend/output";
 import { KubernetesOutput } from "../components/kubernetes/output";
 import { MeshOutput } from "../components/mesh/output";
+import { MonitoringOutput } from "../components/monitoring/output";
 import { NodeOutput } from "../components/node/output";
 
 export const SiteOutput = z.strictObject({ stack: z.string().min(1), domain: z.string().min(1) });
@@ -31,6 +32,10 @@ export const StackOutputs = z
     mesh: MeshOutput,
     /** Secret: `pulumi stack output --json` prints it as "[secret]" unless --show-secrets. */
     kubeconfig: z.string().describe("the admin kubeconfig, server rewritten to the API endpoint (a secret output)"),
+    monitoring: MonitoringOutput,
+    grafanaAdminPassword: z
+      .string()
+      .describe("Grafana's admin password (user monitoring.grafana.adminUser; a secret output)"),
   })
   .meta({
     title: "estate stack outputs",

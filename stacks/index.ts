@@ -15,6 +15,8 @@ import { KubernetesCluster } from "../components/kubernetes";
 import type { KubernetesOutput } from "../components/kubernetes/output";
 import { ServiceMesh } from "../components/mesh";
 import type { MeshOutput } from "../components/mesh/output";
+import { Monitoring } from "../components/monitoring";
+import type { MonitoringOutput } from "../components/monitoring/output";
 import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
 import type { SiteOutput } from "../ops/contract";
 
@@ -27,6 +29,9 @@ export interface EstateOutputs {
   readonly ceph: CephOutputs;
   readonly kubernetes: KubernetesOutput;
   readonly mesh: MeshOutput;
+  readonly monitoring: MonitoringOutput;
+  /** Grafana's admin password (secret): `pulumi stack output --show-secrets grafanaAdminPassword`. */
+  readonly grafanaAdminPassword: pulumi.Output<string>;
   /** The admin kubeconfig (secret), for ops scripts: `pulumi stack output --show-secrets kubeconfig`. */
   readonly kubeconfig: pulumi.Output<string>;
 }
@@ -88,6 +93,19 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     tlsKey: secrets.tlsKey,
   });
 
+  const monitoring = new Monitoring("monitoring", {
+    servers: estate.servers,
+    switches: estate.switches,
+    kubernetes: estate.kubernetes,
+    monitoring: estate.monitoring,
+    versions: estate.versions,
+    site,
+    frontend: frontendOptions,
+    pools,
+    cluster: kubernetes,
+    alertmanagerCredentials: secrets.alertmanagerCredentials,
+  });
+
   return {
     site: { stack: estate.stack, domain: site.domain },
     nodes: servers.map((n) => n.output),
@@ -96,6 +114,8 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     ceph: ceph.output,
     kubernetes: kubernetes.output,
     mesh: mesh.output,
+    monitoring: monitoring.output,
+    grafanaAdminPassword: monitoring.grafanaAdminPassword,
     kubeconfig: kubernetes.kubeconfig,
   };
 }

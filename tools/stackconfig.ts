@@ -166,6 +166,7 @@ function qualify(key: string): string {
 const PARSEABLE_PLACEHOLDERS: Record<string, string> = {
   "estate:tlsCertificate": "tests/fixtures/plan-only-tls.crt",
   "estate:tlsKey": "tests/fixtures/plan-only-tls.key",
+  "estate:alertmanagerCredentials": "tests/fixtures/plan-only-alertmanager-credentials.json",
 };
 
 export function placeholderFor(key: string): string {

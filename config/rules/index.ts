@@ -11,6 +11,7 @@ import { frontendRules } from "./frontend";
 import { inventoryRules } from "./inventory";
 import { kubernetesRules } from "./kubernetes";
 import { meshRules } from "./mesh";
+import { monitoringRules } from "./monitoring";
 import { poolRules } from "./pools";
 
 export interface RuleInput {
@@ -29,4 +30,5 @@ export const RULES: readonly Rule[] = [
   kubernetesRules,
   meshRules,
   cephRules,
+  monitoringRules,
 ];
