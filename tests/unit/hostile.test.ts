@@ -32,8 +32,15 @@ import { frrInputFor } from "../../components/fabric/input";
 import { k3sInputFor } from "../../components/kubernetes/input";
 import { renderInstall, renderReadyCheck, renderRoll, renderWaitReady } from "../../components/kubernetes/render";
 import { planFabric } from "../../components/fabric/plan";
-import { renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
-import { renderKeepalivedApply, renderNginxApply, renderSetup } from "../../components/frontend/render";
+import { renderFabricExporters, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
+import { frontTierInputFor } from "../../components/frontend/input";
+import {
+  renderKeepalivedApply,
+  renderNginxApply,
+  renderNginxExporter,
+  renderSetup,
+  renderVrrpNotify,
+} from "../../components/frontend/render";
 import { baselineInputFor, networkInputFor, preflightInputFor } from "../../components/node/input";
 import {
   type BaselineInput,
@@ -306,6 +313,11 @@ function scriptsOf(estate: Estate): Record<string, string> {
       out[`${s.name}/frontend-setup.sh`] = renderSetup(s.name);
       out[`${s.name}/nginx-apply.sh`] = renderNginxApply(s.name);
       out[`${s.name}/keepalived-apply.sh`] = renderKeepalivedApply(s.name);
+      const front = frontTierInputFor(estate);
+      if (front.balancers.some((b) => b.name === s.name)) {
+        out[`${s.name}/vrrp-notify.sh`] = renderVrrpNotify(front, s.name);
+        out[`${s.name}/nginx-exporter.sh`] = renderNginxExporter(front, s.name);
+      }
     }
   }
   for (const w of estate.switches)
@@ -330,6 +342,7 @@ function scriptsOf(estate: Estate): Record<string, string> {
   }
   // frr.conf is not bash, but it is rendered from the same model: it must render.
   const plan = planFabric(estate);
+  for (const n of plan.nodes) out[`${n.name}/exporters.sh`] = renderFabricExporters(n);
   for (const n of plan.nodes) assert.match(renderFrrConf(frrInputFor(plan, estate, n.name)), /\nend\n$/);
   return out;
 }
