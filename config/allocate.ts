@@ -234,3 +234,24 @@ export function cephPools(
     });
   return pools;
 }
+
+/** Nodes that run workloads: the agents when there are any (the servers are tainted then), else the servers. */
+export function workloadNodeCount(servers: readonly { readonly roles: readonly string[] }[]): number {
+  const agents = servers.filter((s) => s.roles.includes("k8s-agent")).length;
+  return agents || servers.filter((s) => s.roles.includes("k8s-server")).length;
+}
+
+/** Nodes a replicated monitoring stack needs: one per Alertmanager of its gossip cluster. */
+export const MONITORING_HA_NODES = 3;
+
+/**
+ * Whether monitoring is replicated (Prometheus 2, Alertmanager 3): as configured, else when
+ * the cluster is highly available and has the nodes for it.
+ */
+export function monitoringReplicated(
+  configured: boolean | undefined,
+  kubernetesHighAvailability: boolean,
+  servers: readonly { readonly roles: readonly string[] }[],
+): boolean {
+  return configured ?? (kubernetesHighAvailability && workloadNodeCount(servers) >= MONITORING_HA_NODES);
+}

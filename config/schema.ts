@@ -617,7 +617,7 @@ export const MonitoringOptions = z
     evaluationInterval: matching(/^[1-9]\d{0,4}[smh]$/, "must be a duration; write it like 60s").default("60s"),
     /**
      * Prometheus (2 replicas) and Alertmanager (3, a gossip cluster) replicated; needs three
-     * nodes that run workloads. @default kubernetes.highAvailability
+     * nodes that run workloads. @default kubernetes.highAvailability when there are three such nodes
      */
     highAvailability: z.boolean().optional(),
     /** What Prometheus keeps: whichever limit comes first. */

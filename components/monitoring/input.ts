@@ -2,6 +2,7 @@
  * From the estate model to the monitoring renderers' input: the one place that reads the
  * model for monitoring. `values.ts`, `scrape.ts` and `alertmanager.ts` take only these.
  */
+import { monitoringReplicated } from "../../config/allocate";
 import type { Estate } from "../../config/model";
 import type { AlertmanagerInput } from "./alertmanager";
 import { EXPORTERS, type ExporterJob } from "./conventions";
@@ -51,9 +52,9 @@ export function scrapeInputFor(estate: MonitoringModel, namespace: string): Scra
   return { namespace, scrapeInterval: estate.monitoring.scrapeInterval, hosts: scrapeHostsOf(estate) };
 }
 
-/** Replicated when the model says so: monitoring's own flag, else the cluster's. */
-export function highAvailabilityOf(estate: Pick<Estate, "kubernetes" | "monitoring">): boolean {
-  return estate.monitoring.highAvailability ?? estate.kubernetes.highAvailability;
+/** Replicated as configured, else when the cluster is highly available and has three workload nodes. */
+export function highAvailabilityOf(estate: Pick<Estate, "kubernetes" | "monitoring" | "servers">): boolean {
+  return monitoringReplicated(estate.monitoring.highAvailability, estate.kubernetes.highAvailability, estate.servers);
 }
 
 export function alertmanagerInputFor(estate: Pick<Estate, "monitoring">): AlertmanagerInput {

@@ -5,6 +5,7 @@
  * with at least one integration, matchers whose regular expressions compile, and every
  * credential a receiver names present in the secret estate:alertmanagerCredentials.
  */
+import { MONITORING_HA_NODES, workloadNodeCount } from "../allocate";
 import { ALERT_MATCHER, SecretKeys } from "../schema";
 import { duplicates, nameList, type Problems, show, suggest } from "../problems";
 import type { RuleInput } from ".";
@@ -38,17 +39,8 @@ export function parseCredentials(text: string): { ok: true; value: Record<string
   return { ok: true, value: v as Record<string, string> };
 }
 
-/** Nodes that run workloads: the agents when there are any (the servers are tainted then), else the servers. */
-export function workloadNodeCount(servers: readonly { readonly roles: readonly string[] }[]): number {
-  const agents = servers.filter((s) => s.roles.includes("k8s-agent")).length;
-  return agents || servers.filter((s) => s.roles.includes("k8s-server")).length;
-}
-
-/** Alertmanager replicas of a highly available stack: a gossip cluster that survives one loss. */
-export const HA_NODES = 3;
-
 export function monitoringRules({ config, secrets }: RuleInput, problems: Problems): void {
-  const { monitoring, kubernetes, servers } = config;
+  const { monitoring, servers } = config;
   if (!monitoring) return;
 
   const { retention, volumes } = monitoring;
@@ -59,13 +51,13 @@ export function monitoringRules({ config, secrets }: RuleInput, problems: Proble
       `${show(retention.size)} is more than ${RETENTION_SHARE * 100}% of monitoring.volumes.prometheus (${volumes.prometheus}); Prometheus' WAL and compaction need the rest, lower it or grow the volume`,
     );
 
-  const ha = monitoring.highAvailability ?? kubernetes?.highAvailability;
-  if (ha && servers) {
+  // Unset, it follows the cluster and the nodes (monitoringReplicated); set true, the nodes must be there.
+  if (monitoring.highAvailability && servers) {
     const n = workloadNodeCount(servers);
-    if (n < HA_NODES)
+    if (n < MONITORING_HA_NODES)
       problems.add(
-        monitoring.highAvailability === undefined ? "kubernetes.highAvailability" : "monitoring.highAvailability",
-        `is true but only ${n} Kubernetes node${n === 1 ? "" : "s"} run workloads; the replicated monitoring stack (3 Alertmanagers) needs ${HA_NODES}, add nodes or set monitoring.highAvailability to false`,
+        "monitoring.highAvailability",
+        `is true but only ${n} Kubernetes node${n === 1 ? "" : "s"} run${n === 1 ? "s" : ""} workloads; the replicated monitoring stack (3 Alertmanagers) needs ${MONITORING_HA_NODES}, add nodes or set it to false`,
       );
   }
 

@@ -78,7 +78,15 @@ describe("config validation: defaults", () => {
       allowDataDeletion: false,
       coldTier: { enabled: true, bucket: "estate-backups", user: "estate-backup" },
     });
-    assert.deepEqual(e.monitoring, { scrapeInterval: "30s", evaluationInterval: "60s" });
+    // `alerts` (the rules' thresholds) is checked with the rules.
+    const monitoring = Object.fromEntries(Object.entries(e.monitoring).filter(([k]) => k !== "alerts"));
+    assert.deepEqual(monitoring, {
+      scrapeInterval: "30s",
+      evaluationInterval: "60s",
+      retention: { time: "15d", size: "40GiB" },
+      volumes: { prometheus: "50Gi", alertmanager: "2Gi", grafana: "10Gi" },
+      alertmanager: { receivers: [], routes: [], groupWait: "30s", groupInterval: "5m", repeatInterval: "4h" },
+    });
     assert.deepEqual(e.mesh, { istiod: { replicas: 2, maxReplicas: 5 }, mirrors: [] });
     assert.equal(e.site.timezone, "UTC");
   });

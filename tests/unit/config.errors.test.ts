@@ -45,7 +45,7 @@ describe("config validation: errors", () => {
     const raw = { ...dev, values: { ...dev.values, "estate:sever": "[]" } };
     assert.equal(
       problems(raw)[0],
-      "estate:sever: unknown key; did you mean 'servers'? known keys: site, ssh, node, pools, versions, switches, servers, fabric, frontend, kubernetes, ceph, monitoring, mesh, sshPrivateKey, tlsCertificate, tlsKey",
+      "estate:sever: unknown key; did you mean 'servers'? known keys: site, ssh, node, pools, versions, switches, servers, fabric, frontend, kubernetes, ceph, monitoring, mesh, sshPrivateKey, tlsCertificate, tlsKey, alertmanagerCredentials",
     );
   });
 

@@ -279,7 +279,9 @@ function leavesOf(raw: RawConfig): Leaf[] {
       value = text;
     }
     // Secrets are checked where they are used (front tier, SSH); the model's text is here.
-    if (["sshPrivateKey", "tlsCertificate", "tlsKey", "vrrpPassword"].includes(full.slice(7))) continue;
+    // Alertmanager's credentials are opaque: they reach it only as the content of a mounted file.
+    const secrets = ["sshPrivateKey", "tlsCertificate", "tlsKey", "vrrpPassword", "alertmanagerCredentials"];
+    if (secrets.includes(full.slice(7))) continue;
     walk(full.slice(7), value, []);
   }
   return out;

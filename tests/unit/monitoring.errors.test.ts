@@ -4,6 +4,7 @@
  * quoting a credential; the optional secret is needed only when a receiver names one.
  */
 import { strict as assert } from "assert";
+import { highAvailabilityOf } from "../../components/monitoring/input";
 import { parseEstate, type RawConfig } from "../../config/validate";
 import { edit, problems, rawConfig } from "../helpers/config";
 
@@ -68,15 +69,18 @@ describe("monitoring validation: errors", () => {
     ]);
   });
 
-  it("rejects a replicated stack without three nodes that run workloads", () => {
-    const raw = edit(prod, "servers", (s: { name: string; roles: string[] }[]) => {
+  it("rejects a replicated stack without three nodes that run workloads; unset, it follows the nodes", () => {
+    const fewer = edit(prod, "servers", (s: { name: string; roles: string[] }[]) => {
       for (const x of s.filter((y) => y.name === "wrk-2" || y.name === "wrk-3")) x.roles = ["ceph-rgw"];
     });
-    assert.deepEqual(problems(raw), [
-      "estate:kubernetes.highAvailability: is true but only 1 Kubernetes node run workloads; the replicated monitoring stack (3 Alertmanagers) needs 3, add nodes or set monitoring.highAvailability to false",
+    assert.deepEqual(problems(fewer), []);
+    const r = parseEstate(fewer);
+    assert.ok(r.ok);
+    assert.equal(highAvailabilityOf(r.estate), false, "one agent: not replicated");
+    const on = edit(fewer, "monitoring", (m) => void (m.highAvailability = true));
+    assert.deepEqual(problems(on), [
+      "estate:monitoring.highAvailability: is true but only 1 Kubernetes node runs workloads; the replicated monitoring stack (3 Alertmanagers) needs 3, add nodes or set it to false",
     ]);
-    const off = edit(raw, "monitoring", (m) => void (m.highAvailability = false));
-    assert.deepEqual(problems(off), []);
   });
 
   it("rejects duplicate, reserved and empty receivers, and routes to receivers that do not exist", () => {
