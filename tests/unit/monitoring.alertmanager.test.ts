@@ -19,20 +19,9 @@ import {
 } from "../../components/monitoring/alertmanager";
 import { alertmanagerInputFor } from "../../components/monitoring/input";
 import { estateOf } from "../helpers/config";
+import { helmMerge } from "../helpers/helm";
 import { loadRef } from "../helpers/reference";
 import { requireTool } from "../helpers/tools";
-
-/** Helm's merge of user values over chart defaults: maps merge key by key, anything else replaces. */
-function helmMerge(defaults: unknown, values: unknown): unknown {
-  const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
-  if (!isMap(defaults) || !isMap(values)) return values === undefined ? defaults : values;
-  const out: Record<string, unknown> = { ...defaults };
-  for (const [k, v] of Object.entries(values)) {
-    if (v === null) delete out[k];
-    else out[k] = helmMerge(defaults[k], v);
-  }
-  return out;
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-amtool-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
