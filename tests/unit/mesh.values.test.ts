@@ -10,12 +10,14 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import { frontTierInputFor } from "../../components/frontend/input";
+import { namespaceObject } from "../../components/kubernetes/values";
 import { ISTIO_VALUES_FILE } from "../../components/mesh";
 import { meshInputFor } from "../../components/mesh/input";
 import {
   destinationRuleDefaultObject,
   gatewayObject,
   gatewayPolicyObject,
+  meshNamespaceObject,
   meshValues,
   mirrorObject,
   parseIstioValues,
@@ -196,6 +198,17 @@ describe("mesh chart values (istio.values.yaml with the overlay)", () => {
       assert.equal(gw2.service.ports.find((p) => p.name === "http2")!.nodePort, 31080);
       assert.equal(frontTierInputFor(moved).upstreamPort, 31080);
     });
+
+  it("labels an application namespace for injection only when asked; the mesh's own never", () => {
+    const labels = (o: Values) => (o.metadata as { labels: Record<string, string> }).labels;
+    assert.deepEqual(labels(namespaceObject("apps", { sidecarInjection: true })), {
+      "estate.io/tier": "application",
+      "istio-injection": "enabled",
+    });
+    assert.deepEqual(labels(namespaceObject("apps", { sidecarInjection: false })), { "estate.io/tier": "application" });
+    for (const ns of ["istio-system", "istio-ingress"])
+      assert.equal(labels(meshNamespaceObject(ns))["istio-injection"], undefined);
+  });
 
   it("rejects a values file without a section, or with an unknown one", () => {
     assert.throws(() => parseIstioValues("base: {}\nistiod: {}\n"), /section gateway is missing/);
