@@ -5,8 +5,10 @@ import { composeEstate } from "./stacks";
 const { estate, secrets } = loadEstate();
 const outputs = composeEstate(estate, secrets);
 
+export const schemaVersion = outputs.schemaVersion;
 export const site = outputs.site;
 export const nodes = outputs.nodes;
+export const switches = outputs.switches;
 export const fabric = outputs.fabric;
 export const frontend = outputs.frontend;
 export const ceph = outputs.ceph;

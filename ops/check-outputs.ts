@@ -10,11 +10,26 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import Ajv from "ajv";
+import Ajv, { type ValidateFunction } from "ajv";
+
+/** The contract's own annotation: a secret-bearing output (`x-estate-secret: true`). */
+const SECRET_KEYWORD = "x-estate-secret";
+
+let compiled: ValidateFunction | undefined;
+
+/** The validator of ops/outputs.schema.json (compiled once). */
+export function outputsValidator(): ValidateFunction {
+  if (!compiled) {
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "outputs.schema.json"), "utf8"));
+    const ajv = new Ajv({ allErrors: true });
+    ajv.addKeyword({ keyword: SECRET_KEYWORD, schemaType: "boolean" });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
 
 export function outputProblems(outputs: unknown): string[] {
-  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, "outputs.schema.json"), "utf8"));
-  const validate = new Ajv({ allErrors: true }).compile(schema);
+  const validate = outputsValidator();
   if (validate(outputs)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message}`);
 }

@@ -18,12 +18,15 @@ import type { MeshOutput } from "../components/mesh/output";
 import { Monitoring } from "../components/monitoring";
 import type { MonitoringOutput } from "../components/monitoring/output";
 import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
-import type { SiteOutput } from "../ops/contract";
+import type { SwitchOutput } from "../components/node/output";
+import { SCHEMA_VERSION, type SiteOutput } from "../ops/contract";
 
 /** The stack outputs, as `ops/contract.ts` defines them (Outputs where values come later). */
 export interface EstateOutputs {
+  readonly schemaVersion: string;
   readonly site: SiteOutput;
   readonly nodes: NodeOutputs[];
+  readonly switches: SwitchOutput[];
   readonly fabric: pulumi.Output<FabricOutput>;
   readonly frontend: pulumi.Output<FrontendOutput>;
   readonly ceph: CephOutputs;
@@ -107,8 +110,10 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
   });
 
   return {
+    schemaVersion: SCHEMA_VERSION,
     site: { stack: estate.stack, domain: site.domain },
     nodes: servers.map((n) => n.output),
+    switches: switches.map((s) => s.output),
     fabric: fabric.output,
     frontend: frontend.output,
     ceph: ceph.output,

@@ -14,10 +14,10 @@
  * component takes the nodes it acts on and uses their `connection`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { Estate, Server, Switch } from "../../config/model";
+import type { Estate, Server, SshEndpoint, Switch } from "../../config/model";
 import { connectionFor, remoteScript, type SshConnection } from "../shared/remote";
 import { baselineInputFor, networkInputFor, preflightInputFor } from "./input";
-import type { NodeOutput } from "./output";
+import { type HardwareFacts, type NodeOutput, parsePreflightFacts, type SwitchOutput } from "./output";
 import { renderBaseline, renderBaselineDelete, renderNetwork, renderNetworkDelete, renderPreflight } from "./render";
 
 /** The site-wide parts of the model a node's scripts read (time, domain, node options, front segment). */
@@ -30,8 +30,12 @@ export interface HardwareNodeArgs extends NodeSiteModel {
   readonly privateKey: pulumi.Input<string>;
 }
 
-/** A node's stack-output entry: `ready` is unknown until the baseline ran. */
-export type NodeOutputs = Omit<NodeOutput, "ready"> & { readonly ready: pulumi.Output<string> };
+/** A node's stack-output entry: `ready` and `facts` are unknown until the scripts ran. */
+export type NodeOutputs = Omit<NodeOutput, "ready" | "facts"> & {
+  readonly ready: pulumi.Output<string>;
+  /** Always the facts once known; typed as the contract's field (which admits a plan's "[unknown]"). */
+  readonly facts: pulumi.Output<NodeOutput["facts"]>;
+};
 
 export class HardwareNode extends pulumi.ComponentResource {
   /** The server's entry in the estate model. */
@@ -40,6 +44,8 @@ export class HardwareNode extends pulumi.ComponentResource {
   public readonly connection: SshConnection;
   /** Resolves to the host name once preflight, network and baseline have run. */
   public readonly ready: pulumi.Output<string>;
+  /** The hardware facts preflight printed (its stdout, parsed). */
+  public readonly facts: pulumi.Output<HardwareFacts>;
   /** The stack output entry of this node (stack output `nodes[]`). */
   public readonly output: NodeOutputs;
 
@@ -90,15 +96,18 @@ export class HardwareNode extends pulumi.ComponentResource {
     this.server = server;
     this.connection = connection;
     this.ready = baseline.stdout.apply(() => server.name);
+    this.facts = preflight.stdout.apply((out) => parsePreflightFacts(server.name, out));
     this.output = {
       name: server.name,
       mgmtAddress: server.mgmtAddress,
+      ssh: sshOutput(server.ssh),
       loopback: server.loopback,
       rack: server.rack,
       roles: [...server.roles],
       ready: this.ready,
+      facts: this.facts,
     };
-    this.registerOutputs({ ready: this.ready, output: this.output });
+    this.registerOutputs({ ready: this.ready, facts: this.facts, output: this.output });
   }
 }
 
@@ -114,11 +123,20 @@ export class NetworkSwitch extends pulumi.ComponentResource {
   public readonly switch: Switch;
   /** SSH to this switch: everything plain except the private key (secret). */
   public readonly connection: SshConnection;
+  /** The stack output entry of this switch (stack output `switches[]`). */
+  public readonly output: SwitchOutput;
 
   constructor(name: string, args: NetworkSwitchArgs, opts?: pulumi.ComponentResourceOptions) {
     super("estate:node:NetworkSwitch", name, {}, opts);
-    this.switch = args.switch;
-    this.connection = connectionFor(args.switch.ssh, args.privateKey);
-    this.registerOutputs({});
+    const s = args.switch;
+    this.switch = s;
+    this.connection = connectionFor(s.ssh, args.privateKey);
+    this.output = { name: s.name, role: s.role, mgmtAddress: s.mgmtAddress, ssh: sshOutput(s.ssh) };
+    this.registerOutputs({ output: this.output });
   }
+}
+
+/** The plain part of an SSH endpoint, as ops scripts need it (no key material but the public host key). */
+function sshOutput(ssh: SshEndpoint): SwitchOutput["ssh"] {
+  return { host: ssh.host, port: ssh.port, user: ssh.user, hostKey: ssh.hostKey };
 }

@@ -31,3 +31,11 @@ export const Asn = z.int().min(1).max(4294967295).meta({ id: "Asn", description:
 
 /** A TCP port. */
 export const Port = z.int().min(1).max(65535);
+
+/**
+ * What the offline plan (and a preview) shows for a value known only after `pulumi up`:
+ * for fields whose real value is not a string, the contract admits this marker too.
+ */
+export const PlanUnknown = z
+  .literal("[unknown]")
+  .meta({ id: "PlanUnknown", description: "only in an offline plan or preview: known after pulumi up" });

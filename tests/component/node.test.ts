@@ -130,17 +130,25 @@ describe("HardwareNode (mocks)", () => {
     assert.deepEqual(await settled(privateKey), { value: "PRIVATE-KEY-FOR-TEST", known: true, secret: true });
   });
 
-  it("publishes its stack-output entry under `output`; `ready` is unknown until the baseline ran", async () => {
-    const { ready, ...plain } = node.output;
+  it("publishes its stack-output entry under `output`; `ready` and `facts` are unknown until the scripts ran", async () => {
+    const { ready, facts, ...plain } = node.output;
     assert.deepEqual(plain, {
       name: "srv-1",
       mgmtAddress: "10.110.0.101",
+      ssh: {
+        host: "10.110.0.101",
+        port: 22,
+        user: "estate",
+        hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx1S1hDnmMlsnO0NJPVuckHSaORlCIxJY5NX+tcItoJ",
+      },
       loopback: "10.111.0.64",
       rack: "r1",
       roles: ["k8s-server", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-rgw", "lb"],
     });
     assert.equal(ready, node.ready);
     assert.deepEqual(await settled(ready), { value: undefined, known: false, secret: false }, "a preview");
+    assert.equal(facts, node.facts);
+    assert.deepEqual(await settled(facts), { value: undefined, known: false, secret: false }, "a preview");
   });
 });
 
