@@ -144,7 +144,7 @@ function balancerOf(input: FrontTierInput, name: string): FrontendBalancer {
 }
 
 export function renderNginxConf(input: FrontTierInput, balancer: string): string {
-  balancerOf(input, balancer);
+  const self = balancerOf(input, balancer);
   const P = FRONTEND_PATHS;
   const httpsSuffix = input.ports.https === 443 ? "" : `:${input.ports.https}`;
   const upstreams = input.upstreams.map(
@@ -225,6 +225,9 @@ ${upstreams.join("\n")}
 
         location / {
             proxy_pass http://istio_ingress;
+            # From this balancer's loopback: the gateway's NetworkPolicy admits the
+            # balancers' loopbacks only (externalTrafficPolicy Local keeps the source).
+            proxy_bind ${self.loopback};
             proxy_http_version 1.1;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Upgrade $http_upgrade;
