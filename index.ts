@@ -14,5 +14,6 @@ export const frontend = outputs.frontend;
 export const ceph = outputs.ceph;
 export const kubernetes = outputs.kubernetes;
 export const kubeconfig = outputs.kubeconfig;
+export const mesh = outputs.mesh;
 export const monitoring = outputs.monitoring;
 export const grafanaAdminPassword = outputs.grafanaAdminPassword;
