@@ -113,12 +113,14 @@ export const ISTIOD_MONITORING = { port: 15014, portName: "http-monitoring" } as
 /**
  * The mesh's monitors (both live in the monitoring namespace, which Prometheus reads
  * monitors from; their own selectors reach into the mesh's namespaces):
- * - `envoy-stats`: every pod with an Istio proxy (the injector labels them
- *   `security.istio.io/tlsMode`; gateways carry it too), in any namespace, its
- *   `istio-proxy` container's 15090 `/stats/prometheus`: `istio_requests_total`,
+ * - `envoy-stats`: Istio's own pattern: every pod in any namespace not labelled
+ *   `istio-prometheus-ignore`, its `istio-proxy` container (sidecars and gateways alike)
+ *   on the port the injector names `http-envoy-prom` (15090), `/stats/prometheus`; pods
+ *   without a proxy have no such port and give no target: `istio_requests_total`,
  *   `istio_request_duration_milliseconds_*` per source and destination workload. The
  *   application namespaces' default-deny admits Prometheus on 15090 (kubernetes/values.ts).
- * - `istiod`: the control plane's Service in the istiod namespace, port `http-monitoring`.
+ * - `istiod`: the control plane's Service in the istiod namespace, port `http-monitoring`
+ *   (job `istiod`, the Service's name).
  */
 export function meshMonitors(input: { readonly namespace: string }): K8sObject[] {
   const labels = selectorLabels();
@@ -130,7 +132,7 @@ export function meshMonitors(input: { readonly namespace: string }): K8sObject[]
       spec: {
         jobLabel: "envoy-stats",
         namespaceSelector: { any: true },
-        selector: { matchExpressions: [{ key: "security.istio.io/tlsMode", operator: "Exists" }] },
+        selector: { matchExpressions: [{ key: "istio-prometheus-ignore", operator: "DoesNotExist" }] },
         podMetricsEndpoints: [
           {
             port: ENVOY_STATS.portName,
@@ -149,7 +151,6 @@ export function meshMonitors(input: { readonly namespace: string }): K8sObject[]
       kind: "ServiceMonitor",
       metadata: { name: "istiod", namespace: input.namespace, labels },
       spec: {
-        jobLabel: "istio",
         namespaceSelector: { matchNames: [PEERS.istiod.namespace] },
         selector: { matchLabels: { ...PEERS.istiod.podLabels } },
         endpoints: [{ port: ISTIOD_MONITORING.portName, path: "/metrics" }],

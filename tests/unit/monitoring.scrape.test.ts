@@ -185,6 +185,14 @@ describe("ScrapeConfigs and the mesh's monitors", () => {
   it("scrapes Envoy's own statistics on every proxy (15090) and istiod's monitoring port", () => {
     const [pod, svc] = meshMonitors({ namespace: "monitoring" }) as (K8sObject & { spec: Record<string, any> })[];
     assert.deepEqual(pod.spec.namespaceSelector, { any: true });
+    assert.deepEqual(pod.spec.selector, {
+      matchExpressions: [{ key: "istio-prometheus-ignore", operator: "DoesNotExist" }],
+    });
+    assert.deepEqual(pod.spec.podMetricsEndpoints[0].relabelings[0], {
+      action: "keep",
+      sourceLabels: ["__meta_kubernetes_pod_container_name"],
+      regex: "istio-proxy",
+    });
     assert.deepEqual(pod.spec.podMetricsEndpoints[0].port, "http-envoy-prom");
     assert.deepEqual(pod.spec.podMetricsEndpoints[0].path, "/stats/prometheus");
     assert.deepEqual(svc.spec.namespaceSelector, { matchNames: ["istio-system"] });
