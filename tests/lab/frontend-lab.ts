@@ -241,8 +241,11 @@ http {
     return out;
   }
 
-  /** Writes the planned files with the allowed substitutions. */
-  prepareBalancer(b: Balancer): void {
+  /**
+   * Writes the planned files with the allowed substitutions; `keepalivedPaths` are more
+   * (planned path, lab path) pairs for keepalived.conf (the monitoring lab's notify script).
+   */
+  prepareBalancer(b: Balancer, keepalivedPaths: readonly [string, string][] = []): void {
     for (const d of ["log", "tmp"]) fs.mkdirSync(path.join(b.dir, d), { recursive: true });
     run("chown", ["-R", "www-data", path.join(b.dir, "tmp")]);
     fs.writeFileSync(
@@ -251,6 +254,7 @@ http {
     );
     const ka = this.substitute(this.plan.artifact(`frontend/${b.name}/keepalived.conf`), [
       [FRONTEND_PATHS.nginxCheck, `${b.dir}/nginx-check.sh`],
+      ...keepalivedPaths,
     ]);
     fs.writeFileSync(path.join(b.dir, "keepalived.conf"), ka);
     fs.writeFileSync(path.join(b.dir, "nginx-check.sh"), this.plan.artifact(`frontend/${b.name}/nginx-check.sh`), {
