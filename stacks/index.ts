@@ -19,6 +19,7 @@ import { Monitoring } from "../components/monitoring";
 import type { MonitoringOutput } from "../components/monitoring/output";
 import { HardwareNode, NetworkSwitch, type NodeOutputs } from "../components/node";
 import type { SwitchOutput } from "../components/node/output";
+import { chunks, phases } from "./phase";
 import { SCHEMA_VERSION, type SiteOutput } from "../ops/contract";
 
 /** The stack outputs, as `ops/contract.ts` defines them (Outputs where values come later). */
@@ -39,13 +40,28 @@ export interface EstateOutputs {
   readonly kubeconfig: pulumi.Output<string>;
 }
 
-export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOutputs {
+/** Nodes created in one phase: enough to keep the engine busy, few enough to bound pending state. */
+const NODE_BATCH = 25;
+
+/**
+ * In a preview, each component (and each batch of nodes) is registered before the next
+ * starts (stacks/phase.ts): a new component ends with `await registered();`.
+ */
+export async function composeEstate(estate: Estate, secrets: EstateSecrets): Promise<EstateOutputs> {
+  const registered = phases();
   const privateKey = secrets.sshPrivateKey;
   const { site, node, pools, frontend: frontendOptions } = estate;
-  const servers = estate.servers.map(
-    (server) => new HardwareNode(server.name, { server, site, node, pools, frontend: frontendOptions, privateKey }),
-  );
-  const switches = estate.switches.map((s) => new NetworkSwitch(s.name, { switch: s, privateKey }));
+  const servers: HardwareNode[] = [];
+  for (const batch of chunks(estate.servers, NODE_BATCH)) {
+    for (const server of batch)
+      servers.push(new HardwareNode(server.name, { server, site, node, pools, frontend: frontendOptions, privateKey }));
+    await registered();
+  }
+  const switches: NetworkSwitch[] = [];
+  for (const batch of chunks(estate.switches, NODE_BATCH)) {
+    for (const s of batch) switches.push(new NetworkSwitch(s.name, { switch: s, privateKey }));
+    await registered();
+  }
   const nodes = Object.fromEntries(servers.map((n) => [n.server.name, n]));
 
   const fabric = new SpineLeafFabric("fabric", {
@@ -55,6 +71,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     fabric: estate.fabric,
     nodes: { ...nodes, ...Object.fromEntries(switches.map((s) => [s.switch.name, s])) },
   });
+  await registered();
   const frontend = new Frontend("frontend", {
     servers: estate.servers,
     pools,
@@ -64,6 +81,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     tlsKey: secrets.tlsKey,
     nodes,
   });
+  await registered();
 
   const ceph = new CephCluster("ceph", {
     servers: estate.servers,
@@ -72,6 +90,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     ceph: estate.ceph,
     nodes,
   });
+  await registered();
 
   const kubernetes = new KubernetesCluster("kubernetes", {
     servers: estate.servers,
@@ -84,6 +103,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     ceph,
     endpoint: frontend,
   });
+  await registered();
 
   const mesh = new ServiceMesh("mesh", {
     servers: estate.servers,
@@ -95,6 +115,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     tlsCertificate: secrets.tlsCertificate,
     tlsKey: secrets.tlsKey,
   });
+  await registered();
 
   const monitoring = new Monitoring("monitoring", {
     servers: estate.servers,
@@ -108,6 +129,7 @@ export function composeEstate(estate: Estate, secrets: EstateSecrets): EstateOut
     cluster: kubernetes,
     alertmanagerCredentials: secrets.alertmanagerCredentials,
   });
+  await registered();
 
   return {
     schemaVersion: SCHEMA_VERSION,

@@ -54,8 +54,17 @@ export interface StackConfig {
   readonly secretKeys: readonly string[];
 }
 
+/** What the SDK reads of a registration's response (it builds the same shape when it runs without a monitor). */
+interface RegisterResponse {
+  getUrn(): string;
+  getId(): string;
+  getObject(): unknown;
+  getPropertydependenciesMap(): undefined;
+  getResult(): number;
+}
+
 interface MonitorLike {
-  registerResource(req: RegisterRequest, cb: (err: unknown, resp: { getUrn(): string }) => void): Promise<void>;
+  registerResource(req: RegisterRequest, cb: (err: unknown, resp: RegisterResponse | undefined) => void): Promise<void>;
   registerResourceOutputs(
     req: { getUrn(): string; getOutputs(): unknown },
     cb: (err: unknown, resp: unknown) => void,
@@ -79,8 +88,17 @@ interface Wire {
   toJavaScript(): Record<string, unknown>;
 }
 
-const deserialize = (pulumi.runtime as unknown as { deserializeProperties(o: unknown): Record<string, unknown> })
-  .deserializeProperties;
+const { deserializeProperties: deserialize, deserializeProperty } = pulumi.runtime as unknown as {
+  deserializeProperties(o: unknown): Record<string, unknown>;
+  deserializeProperty(v: unknown): unknown;
+};
+
+/** `deserializeProperties` of a struct already turned into JavaScript (`toJavaScript()`). */
+function deserializeWire(wire: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(wire)) if (wire[k] !== undefined) out[k] = deserializeProperty(wire[k]);
+  return out;
+}
 
 /**
  * Installs mocks for `stack` with `config`, and a recorder on the mock monitor. URNs are
@@ -95,9 +113,13 @@ export function installMocks(
   options: RecorderOptions = {},
 ): Recorder {
   const keepInputs = options.keepInputs ?? true;
+  const echo: pulumi.runtime.Mocks["newResource"] = (args) => ({
+    id: preview ? undefined : `${args.name}-id`,
+    state: args.inputs,
+  });
   pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: preview ? undefined : `${args.name}-id`, state: args.inputs }),
+      newResource: echo,
       call: (args) => args.inputs,
     },
     "estate",
@@ -115,8 +137,8 @@ export function installMocks(
   };
   const index = new Map<string, RecordedResource>();
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
-  // The mock monitor keeps every resource's serialized state for reads (`get`).
-  const mockState = (monitor as unknown as { resources?: Map<string, unknown> }).resources;
+  // The mock monitor's store of each resource's state, for reads (`get`); kept only with the inputs.
+  const mockState = (monitor as unknown as { resources?: Map<string, { state: unknown }> }).resources;
 
   monitor.newUrn = (parent, type, name) => {
     const parentType = parent ? parent.split("::")[2] : "";
@@ -124,45 +146,74 @@ export function installMocks(
     return `urn:pulumi:${stack}::estate::${qualified}::${name}`;
   };
 
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) =>
-    register(req, (err, resp) => {
-      if (!err && resp) {
-        const deps = new Set(req.getDependenciesList());
-        req.getPropertydependenciesMap().forEach((v) => v.getUrnsList().forEach((u) => deps.add(u)));
-        const rec: RecordedResource = {
-          urn: resp.getUrn(),
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent(),
-          provider: req.getProvider(),
-          custom: req.getCustom(),
-          protect: req.getProtect() === true,
-          dependencies: [...deps].sort(),
-          rawInputs: deserialize(req.getObject()),
-        };
-        options.onRegister?.(rec, () => (req.getObject() as Wire).toJavaScript());
-        const kept = keepInputs ? rec : { ...rec, rawInputs: {} };
-        if (!keepInputs) mockState?.delete(rec.urn);
-        recorder.resources.push(kept);
-        index.set(rec.urn, kept);
-      }
-      cb(err, resp);
-    });
+  // What the mock monitor does with `echo` (the inputs back as the state), without its round
+  // trip: it deserializes the inputs, serializes them again and copies them into a new struct,
+  // per resource. The request's struct is that state already; the SDK reads it as the response,
+  // as it does itself when it runs without a monitor. A test that replaces `newResource` (to
+  // give outputs values) gets the mock monitor's own path.
+  const mocks = (monitor as unknown as { mocks: { newResource: unknown } }).mocks;
+  const viaMocks = monitor.registerResource.bind(monitor);
+  monitor.registerResource = async (req, cb) => {
+    if (mocks.newResource !== echo)
+      return viaMocks(req, (err, resp) => {
+        if (!err && resp) record(req, resp.getUrn(), () => (req.getObject() as Wire).toJavaScript());
+        cb(err, resp);
+      });
+    try {
+      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const id = preview ? "" : `${req.getName()}-id`;
+      const object = req.getObject() as Wire;
+      let wire: Record<string, unknown> | undefined;
+      const wireInputs = (): Record<string, unknown> => (wire ??= object.toJavaScript());
+      record(req, urn, wireInputs);
+      if (keepInputs) mockState?.set(urn, { urn, id: id || null, state: wireInputs() } as { state: unknown });
+      cb(null, {
+        getUrn: () => urn,
+        getId: () => id,
+        getObject: () => object,
+        getPropertydependenciesMap: () => undefined,
+        getResult: () => 0,
+      });
+    } catch (e) {
+      cb(e, undefined);
+    }
+  };
+  function record(req: RegisterRequest, urn: string, wireInputs: () => Record<string, unknown>): void {
+    const deps = new Set(req.getDependenciesList());
+    req.getPropertydependenciesMap().forEach((v) => v.getUrnsList().forEach((u) => deps.add(u)));
+    const rec: RecordedResource = {
+      urn,
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent(),
+      provider: req.getProvider(),
+      custom: req.getCustom(),
+      protect: req.getProtect() === true,
+      dependencies: [...deps].sort(),
+      rawInputs: deserializeWire(wireInputs()),
+    };
+    options.onRegister?.(rec, wireInputs);
+    const kept = keepInputs ? rec : { ...rec, rawInputs: {} };
+    if (!keepInputs) mockState?.delete(urn);
+    recorder.resources.push(kept);
+    index.set(urn, kept);
+  }
 
-  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
   monitor.registerResourceOutputs = (req, cb) => {
     if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack") {
       recorder.stackOutputs = deserialize(req.getOutputs());
     }
-    registerOutputs(req, cb);
+    const kept = mockState?.get(req.getUrn());
+    if (kept) kept.state = req.getOutputs();
+    cb(null, {});
   };
   return recorder;
 }
 
 /**
- * Runs the program at `entry` (a module whose exports are the stack outputs) as the
- * CLI does: inside the root `pulumi:pulumi:Stack`, then waits for every registration.
+ * Runs the program at `entry` as the CLI does: inside the root `pulumi:pulumi:Stack`; its
+ * exports are the stack outputs, or, when it exports a function, what that returns (awaited).
+ * Then waits for every registration.
  *
  * While it registers, three things the SDK does for the engine's diagnostics are off,
  * because under mocks nothing reads them and they cost time and memory:
@@ -175,8 +226,12 @@ export function installMocks(
 export async function runProgram(entry: string): Promise<void> {
   const restore = leanRuntime();
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program as the CLI does
-    await pulumi.runtime.runInPulumiStack(async () => require(entry));
+    await pulumi.runtime.runInPulumiStack(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program as the CLI does
+      const program: unknown = require(entry);
+      // A program may export a function (sync or async): the CLI calls it and exports what it returns.
+      return typeof program === "function" ? await (program as () => unknown)() : program;
+    });
     await settle();
   } finally {
     restore();
