@@ -21,6 +21,8 @@ interface Run {
   readonly wallSeconds: number;
   readonly peakMiB: number;
   readonly resources: number;
+  /** One-minute load average when the run ended: wall times are comparable only at a similar load. */
+  readonly load: number;
 }
 
 function runPlan(name: string, stackFile: string | undefined, out: string): Run {
@@ -34,7 +36,8 @@ function runPlan(name: string, stackFile: string | undefined, out: string): Run 
   if (r.status !== 0) throw new Error(`plan ${name} failed:\n${r.stderr}`);
   const figure = (key: string): number =>
     Number(new RegExp(`^figure plan\\.\\S+\\.${key} (\\S+)`, "m").exec(r.stdout)?.[1]);
-  return { name, wallSeconds, peakMiB: figure("peak_rss"), resources: figure("resources") };
+  const load = os.loadavg()[0];
+  return { name, wallSeconds, peakMiB: figure("peak_rss"), resources: figure("resources"), load };
 }
 
 function main(): void {
@@ -64,6 +67,7 @@ function main(): void {
     console.log(`figure bench.${r.name}.peak_rss ${r.peakMiB} MiB`);
     console.log(`figure bench.${r.name}.resources ${r.resources} resources`);
     console.log(`figure bench.${r.name}.peak_per_resource ${((r.peakMiB * 1024) / r.resources).toFixed(0)} KiB`);
+    console.log(`figure bench.${r.name}.load ${r.load.toFixed(2)} loadavg_1m`);
   }
   const small = runs.find((r) => r.name === "bench-100");
   const large = runs.find((r) => r.name === "bench-1000");
