@@ -53,7 +53,7 @@ describe("SpineLeafFabric (mocks)", () => {
     component = named("fabric");
   });
 
-  it("registers the component and two commands per switch and server, named from stable names, parented to it", () => {
+  it("registers the component and three commands per switch and server, named from stable names, parented to it", () => {
     assert.equal(component.type, "estate:fabric:SpineLeafFabric");
     assert.equal(component.urn, "urn:pulumi:dev::estate::estate:fabric:SpineLeafFabric::fabric");
     const children = rec.resources.filter((r) => r.parent === component.urn);
@@ -64,6 +64,7 @@ describe("SpineLeafFabric (mocks)", () => {
         .flatMap((h) => [
           `command:remote:Command fabric-${h}-frr-daemons`,
           `command:remote:Command fabric-${h}-frr-conf`,
+          `command:remote:Command fabric-${h}-exporters`,
         ])
         .sort(),
     );
@@ -128,8 +129,11 @@ describe("SpineLeafFabric (mocks)", () => {
     assert.deepEqual(named("fabric-spine-1-frr-daemons").dependencies, []);
     assert.deepEqual(named("fabric-leaf-1a-frr-daemons").dependencies, []);
     assert.deepEqual(named("fabric-leaf-1b-frr-daemons").dependencies, [named("fabric-leaf-1a-frr-conf").urn]);
-    for (const h of [...estate.switches, ...estate.servers])
+    for (const h of [...estate.switches, ...estate.servers]) {
       assert.deepEqual(named(`fabric-${h.name}-frr-conf`).dependencies, [named(`fabric-${h.name}-frr-daemons`).urn]);
+      // The exporters need FRR's sockets (the BFD and BGP collectors are checked up).
+      assert.deepEqual(named(`fabric-${h.name}-exporters`).dependencies, [named(`fabric-${h.name}-frr-conf`).urn]);
+    }
   });
 
   it("tags every frr.conf as an frr artifact of its node, and the scripts as shell", () => {
@@ -141,7 +145,8 @@ describe("SpineLeafFabric (mocks)", () => {
       frr,
       ["spine-1", "leaf-1a", "leaf-1b", "srv-1", "srv-2", "srv-3"].map((h) => [h, "stdin", `fabric/${h}/frr.conf`]),
     );
-    assert.equal(tags.filter((t) => t.kind === "shell").length, 12);
+    // frr-daemons and exporters per node (6 nodes in dev).
+    assert.equal(tags.filter((t) => t.kind === "shell").length, 18);
   });
 
   it("publishes the stack output under `output`", async () => {

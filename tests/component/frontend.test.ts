@@ -85,7 +85,7 @@ describe("Frontend (mocks)", () => {
     return r;
   };
 
-  it("registers the component and ten commands per balancer, named by host, parented to it", () => {
+  it("registers the component and twelve commands per balancer, named by host, parented to it", () => {
     const steps = [
       "setup",
       "tls-cert",
@@ -97,6 +97,8 @@ describe("Frontend (mocks)", () => {
       "nginx-check",
       "keepalived",
       "keepalived-apply",
+      "vrrp-notify",
+      "nginx-exporter",
     ];
     assert.deepEqual(
       mine()
@@ -230,10 +232,12 @@ describe("Frontend (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-tls-key`).dependencies, [urn("tls-cert")]);
       assert.deepEqual(byName(`frontend-${b}-nginx`).dependencies, [urn("tls-key")]);
       assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
-      for (const s of ["vrrp-filter", "keepalived-unit", "nginx-check"])
+      for (const s of ["vrrp-filter", "keepalived-unit", "nginx-check", "vrrp-notify"])
         assert.deepEqual(byName(`frontend-${b}-${s}`).dependencies, [urn("setup")], s);
       // `keepalived -t` needs the check script it tracks.
       assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("nginx-check")]);
+      // The exporter reads stub_status: after the Nginx with it is running.
+      assert.deepEqual(byName(`frontend-${b}-nginx-exporter`).dependencies, [urn("nginx-apply")]);
       // keepalived runs only with the filter loaded and the restart settings known; lb-2
       // (priority 140) reloads after lb-1 (150): one balancer at a time.
       assert.deepEqual(
@@ -243,6 +247,8 @@ describe("Frontend (mocks)", () => {
           urn("nginx-apply"),
           urn("vrrp-filter"),
           urn("keepalived-unit"),
+          // keepalived calls the notify script on every transition, and at start.
+          urn("vrrp-notify"),
           ...(b === "lb-2" ? [byName("frontend-lb-1-keepalived-apply").urn] : []),
         ].sort(),
       );
