@@ -234,8 +234,11 @@ describe("Frontend (mocks)", () => {
       assert.deepEqual(byName(`frontend-${b}-nginx-apply`).dependencies, [urn("nginx")]);
       for (const s of ["vrrp-filter", "keepalived-unit", "nginx-check", "vrrp-notify"])
         assert.deepEqual(byName(`frontend-${b}-${s}`).dependencies, [urn("setup")], s);
-      // `keepalived -t` needs the check script it tracks.
-      assert.deepEqual(byName(`frontend-${b}-keepalived`).dependencies, [urn("nginx-check")]);
+      // `keepalived -t` needs the check and notify scripts the config names.
+      assert.deepEqual(
+        [...byName(`frontend-${b}-keepalived`).dependencies].sort(),
+        [urn("nginx-check"), urn("vrrp-notify")].sort(),
+      );
       // The exporter reads stub_status: after the Nginx with it is running.
       assert.deepEqual(byName(`frontend-${b}-nginx-exporter`).dependencies, [urn("nginx-apply")]);
       // keepalived runs only with the filter loaded and the restart settings known; lb-2
