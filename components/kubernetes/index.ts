@@ -11,6 +11,10 @@
  *   `<name>-<host>-etcd-s3`      servers, with a cold tier: the S3 credentials drop-in, 0600, stdin
  *   `<name>-<host>-install`      first install and start; the first server first, then every
  *                                other node in parallel (the chain does not grow with nodes)
+ *   `<name>-<host>-snapshot-metric-script`, `-service`, `-timer`   servers, after their install:
+ *                                the etcd snapshot metric's script and systemd units (each with a
+ *                                delete that removes it; the timer's disables it first)
+ *   `<name>-<host>-snapshot-metric`  servers: starts the timer, runs the service once
  *   `<name>-kubeconfig`          reads the admin kubeconfig (secret stdout)
  *   `<name>-provider`            the one Kubernetes Provider (kubeconfig rewritten to the API endpoint)
  *   `<name>-calico`              tigera-operator Release (CRDs and operator: before every user)
@@ -46,7 +50,13 @@ import {
   renderReadKubeconfig,
   renderReadyCheck,
   renderRoll,
+  renderSnapshotMetricDelete,
+  renderSnapshotMetricEnable,
+  renderSnapshotMetricScript,
+  renderSnapshotMetricService,
+  renderSnapshotMetricTimer,
   rewriteKubeconfig,
+  SNAPSHOT_METRIC,
 } from "./render";
 import {
   CALICO,
@@ -175,10 +185,54 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       );
     const firstInstall = install(first, []);
     // Every other server and every agent joins the first, independently of each other.
-    const installs = [
-      firstInstall,
-      ...nodes.filter((n) => n.name !== first.name).map((n) => install(n, [firstInstall])),
-    ];
+    const installOf = new Map([
+      [first.name, firstInstall],
+      ...nodes.filter((n) => n.name !== first.name).map((n) => [n.name, install(n, [firstInstall])] as const),
+    ]);
+    const installs = [...installOf.values()];
+
+    // Monitoring: every server refreshes the etcd snapshot metric from a systemd timer. The
+    // files carry a delete, so they take no triggers (see shared/remote.ts): a changed text
+    // arrives as an update; the step that starts the timer reruns on any of their hashes.
+    const snapshotMetric = {
+      script: renderSnapshotMetricScript(),
+      service: renderSnapshotMetricService(),
+      timer: renderSnapshotMetricTimer(),
+    };
+    for (const s of input.servers) {
+      const host = on(s.name);
+      const part = (
+        p: "script" | "service" | "timer",
+        extra: { mode: string; kind: "shell" | "systemd"; check?: string; onChange?: string },
+        after: pulumi.Resource,
+      ) =>
+        remoteFile(
+          `${name}-${s.name}-snapshot-metric-${p}`,
+          {
+            ...host,
+            ...extra,
+            content: snapshotMetric[p],
+            path: SNAPSHOT_METRIC[p],
+            deleteCommand: renderSnapshotMetricDelete(host.user, p),
+            file: file(`${s.name}/snapshot-metric.${p === "script" ? "sh" : p}`),
+          },
+          // script -> service -> timer: a teardown disables the timer before its service goes.
+          { parent: this, dependsOn: [after] },
+        );
+      const script = part("script", { mode: "0755", kind: "shell", check: 'bash -n "$new"' }, installOf.get(s.name)!);
+      const service = part("service", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, script);
+      const timer = part("timer", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, service);
+      remoteScript(
+        `${name}-${s.name}-snapshot-metric`,
+        {
+          ...host,
+          script: renderSnapshotMetricEnable(),
+          triggers: [sha256(snapshotMetric.script), sha256(snapshotMetric.service), sha256(snapshotMetric.timer)],
+          file: file(`${s.name}/snapshot-metric-enable.sh`),
+        },
+        { parent: this, dependsOn: [script, service, timer] },
+      );
+    }
 
     const readKubeconfig = remoteScript(
       `${name}-kubeconfig`,

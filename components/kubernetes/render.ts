@@ -10,8 +10,13 @@
  * S3 credentials are a 0600 drop-in (`config.yaml.d/60-etcd-s3-credentials.yaml`), also
  * from stdin. A drop-in rather than K3s' `etcd-s3-config-secret`: that Secret lives in the
  * cluster, so it cannot serve the first snapshots or a restore into an empty cluster.
+ *
+ * Monitoring: every server refreshes `estate_etcd_snapshot_last_timestamp_seconds` (the
+ * newest local snapshot's time) in the node exporter's textfile collector from a systemd
+ * timer (`renderSnapshotMetric*`).
  */
 import * as yaml from "js-yaml";
+import { TEXTFILE_DIR, TEXTFILE_METRICS } from "../monitoring/conventions";
 import { shq } from "../shared/shell";
 
 export const K3S_API_PORT = 6443;
@@ -26,6 +31,11 @@ export const K3S_BINARY = "/usr/local/bin/k3s";
 export const K3S_SYSCTL_FILE = "/etc/sysctl.d/91-estate-kubelet.conf";
 /** Where the roll records the config it last (re)started K3s with. */
 export const K3S_APPLIED_FILE = "/var/lib/rancher/k3s/estate-applied.sha256";
+/**
+ * Where K3s keeps its local etcd snapshots: its default (`<data-dir>/server/db/snapshots`);
+ * the rendered config sets neither `data-dir` nor `etcd-snapshot-dir` (a test holds it so).
+ */
+export const K3S_SNAPSHOT_DIR = "/var/lib/rancher/k3s/server/db/snapshots";
 /** Components K3s ships that the estate replaces (Nginx + Istio, Calico, Ceph RBD). */
 export const K3S_DISABLED = ["local-storage", "servicelb", "traefik"] as const;
 
@@ -379,4 +389,131 @@ ${upstreams.join("\n")}
     }
 }
 `;
+}
+
+/** The etcd snapshot metric's script and systemd units on every K3s server. */
+export const SNAPSHOT_METRIC = {
+  script: "/usr/local/sbin/estate-etcd-snapshot-metric",
+  service: "/etc/systemd/system/estate-etcd-snapshot-metric.service",
+  timer: "/etc/systemd/system/estate-etcd-snapshot-metric.timer",
+  /** The systemd unit names. */
+  serviceUnit: "estate-etcd-snapshot-metric.service",
+  timerUnit: "estate-etcd-snapshot-metric.timer",
+  /** How often the timer refreshes the metric (systemd calendar: every 5 minutes). */
+  onCalendar: "*:0/5",
+} as const;
+
+/**
+ * The script the timer runs on a K3s server: the newest local etcd snapshot's modification
+ * time (Unix seconds) as `estate_etcd_snapshot_last_timestamp_seconds` in the node
+ * exporter's textfile collector, 0 when there is none (or no folder), so the stale-snapshot
+ * alert fires instead of the series going absent. Only regular, not hidden files directly in
+ * the folder count, not etcd's partial `*.part` files. File names are data: `find -printf
+ * '%T@'` prints only times, no name is ever read, printed or evaluated. Written atomically
+ * (a temporary file in the same folder, not named `*.prom`, then `mv`), mode 0644.
+ * The same text on every server (no inventory text in it). Idempotent.
+ */
+export function renderSnapshotMetricScript(): string {
+  const m = TEXTFILE_METRICS.etcdSnapshot;
+  if (m.labels.length !== 0) throw new Error("conventions: the etcd snapshot metric has no labels");
+  return `#!/bin/bash
+# estate: the newest local etcd snapshot's time into the node exporter's textfile collector.
+# Run by ${SNAPSHOT_METRIC.timerUnit} on every K3s server. Managed by estate; local edits are overwritten.
+# File names are data: only modification times are read (find -printf), never a name.
+set -euo pipefail
+export LC_ALL=C
+snapshots=${shq(K3S_SNAPSHOT_DIR)}
+dir=${shq(TEXTFILE_DIR)}
+file=${shq(m.file)}
+
+newest=0
+if [[ -d "$snapshots" ]]; then
+  # One line per snapshot: its mtime as seconds.fraction (a failing find fails the script).
+  times=$(find "$snapshots" -mindepth 1 -maxdepth 1 -type f ! -name '.*' ! -name '*.part' -printf '%T@\\n')
+  while IFS= read -r t; do
+    t=\${t%%.*}
+    if [[ "$t" =~ ^[0-9]{1,15}$ ]] && ((10#$t > newest)); then newest=$((10#$t)); fi
+  done <<<"$times"
+fi
+
+mkdir -p "$dir"
+tmp=$(mktemp "$dir/.$file.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+{
+  printf '%s\\n' ${shq(`# HELP ${m.name} Unix time of the newest local etcd snapshot of this K3s server (0: none).`)} ${shq(`# TYPE ${m.name} gauge`)}
+  printf '%s %s\\n' ${shq(m.name)} "$newest"
+} >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$dir/$file"
+`;
+}
+
+/** The oneshot service the timer starts: the script, with nothing to write but the textfile folder. */
+export function renderSnapshotMetricService(): string {
+  return `# managed by estate
+[Unit]
+Description=estate: the newest local etcd snapshot's time for the node exporter
+Documentation=https://docs.k3s.io/cli/etcd-snapshot
+
+[Service]
+Type=oneshot
+ExecStart=${SNAPSHOT_METRIC.script}
+Nice=10
+IOSchedulingClass=idle
+NoNewPrivileges=yes
+PrivateTmp=yes
+PrivateNetwork=yes
+ProtectHome=yes
+ProtectSystem=strict
+ReadWritePaths=${TEXTFILE_DIR}
+`;
+}
+
+/** The timer: every five minutes, and at boot for a run missed while the server was off. */
+export function renderSnapshotMetricTimer(): string {
+  return `# managed by estate
+[Unit]
+Description=estate: refresh the etcd snapshot metric every five minutes
+
+[Timer]
+OnCalendar=${SNAPSHOT_METRIC.onCalendar}
+Persistent=true
+AccuracySec=30s
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+/**
+ * Starts the timer (after the script and units are in place) and runs the service once,
+ * so the metric exists before the first tick; fails when the metric file is not there.
+ * Rerun (by triggers) whenever the script or a unit changes. Idempotent.
+ */
+export function renderSnapshotMetricEnable(): string {
+  return `#!/usr/bin/env bash
+# estate: the etcd snapshot metric's timer on a K3s server
+set -euo pipefail
+systemctl daemon-reload
+systemctl enable ${SNAPSHOT_METRIC.timerUnit}
+systemctl restart ${SNAPSHOT_METRIC.timerUnit}
+# Once now (a oneshot start returns when the script has finished).
+systemctl start ${SNAPSHOT_METRIC.serviceUnit}
+test -s ${shq(`${TEXTFILE_DIR}/${TEXTFILE_METRICS.etcdSnapshot.file}`)}
+`;
+}
+
+/**
+ * The teardown of each part when a server stops being a K3s server (run as root: `sudo -n`
+ * unless the user is root): the timer is disabled and stopped, the units and the script
+ * removed, and the metric file too (the alerts only watch K3s servers).
+ */
+export function renderSnapshotMetricDelete(user: string, part: "script" | "service" | "timer"): string {
+  const script = {
+    timer: `systemctl disable --now ${SNAPSHOT_METRIC.timerUnit} || true; rm -f ${SNAPSHOT_METRIC.timer}; systemctl daemon-reload`,
+    service: `rm -f ${SNAPSHOT_METRIC.service} ${TEXTFILE_DIR}/${TEXTFILE_METRICS.etcdSnapshot.file}; systemctl daemon-reload`,
+    script: `rm -f ${SNAPSHOT_METRIC.script}`,
+  }[part];
+  const cmd = `sh -c ${shq(script)}`;
+  return user === "root" ? cmd : `sudo -n ${cmd}`;
 }

@@ -127,7 +127,14 @@ describe("KubernetesCluster (mocks)", () => {
         `kubernetes-${h}-install`,
         `kubernetes-${h}-roll`,
       ]),
-      ...servers.flatMap((h) => [`kubernetes-${h}-agent-token`, `kubernetes-${h}-etcd-s3`]),
+      ...servers.flatMap((h) => [
+        `kubernetes-${h}-agent-token`,
+        `kubernetes-${h}-etcd-s3`,
+        `kubernetes-${h}-snapshot-metric-script`,
+        `kubernetes-${h}-snapshot-metric-service`,
+        `kubernetes-${h}-snapshot-metric-timer`,
+        `kubernetes-${h}-snapshot-metric`,
+      ]),
       ...agents.map((h) => `kubernetes-${h}-ready`),
     ];
     assert.deepEqual([...children].sort(), want.sort());
@@ -135,6 +142,52 @@ describe("KubernetesCluster (mocks)", () => {
     assert.equal(named("kubernetes-provider").type, "pulumi:providers:kubernetes");
     assert.equal(named("kubernetes-calico").type, "kubernetes:helm.sh/v3:Release");
     assert.equal(new Set(rec.resources.map((r) => r.urn)).size, rec.resources.length, "URNs are unique");
+  });
+
+  it("installs the etcd snapshot metric on every server (not agents) after its install, removable, rerun on change", () => {
+    for (const h of ["ctl-1", "ctl-2", "ctl-3"]) {
+      const p = `kubernetes-${h}-snapshot-metric`;
+      assert.deepEqual(named(`${p}-script`).dependencies, [named(`kubernetes-${h}-install`).urn]);
+      assert.deepEqual(named(`${p}-service`).dependencies, [named(`${p}-script`).urn]);
+      assert.deepEqual(named(`${p}-timer`).dependencies, [named(`${p}-service`).urn]);
+      assert.deepEqual(
+        named(p)
+          .dependencies.map((d) => rec.byUrn(d)!.name)
+          .sort(),
+        [`${p}-script`, `${p}-service`, `${p}-timer`],
+      );
+      for (const part of ["script", "service", "timer"]) {
+        const r = named(`${p}-${part}`).rawInputs;
+        assert.match(String(r.delete), new RegExp(part === "script" ? "rm -f /usr/local/sbin/" : "daemon-reload"));
+        assert.equal(r.triggers, undefined, "a command with a delete takes no triggers");
+      }
+      assert.match(
+        String(named(`${p}-timer`).rawInputs.delete),
+        /systemctl disable --now estate-etcd-snapshot-metric\.timer/,
+      );
+      // The start step reruns when the script or a unit changes.
+      assert.equal((named(p).rawInputs.triggers as unknown[]).length, 4);
+      assert.equal(
+        inputAt(named(p).rawInputs, "connection.host").value,
+        estate.servers.find((s) => s.name === h)!.mgmtAddress,
+      );
+    }
+    for (const h of ["wrk-1", "wrk-2", "wrk-3"])
+      assert.ok(!rec.resources.some((r) => r.name.startsWith(`kubernetes-${h}-snapshot-metric`)), h);
+    const kinds = taggedArtifacts()
+      .filter((t) => t.tag.file.includes("snapshot-metric"))
+      .map((t) => `${t.tag.kind} ${t.tag.file}`)
+      .filter((t) => t.includes("ctl-1/"))
+      .sort();
+    assert.deepEqual(kinds, [
+      "shell kubernetes/ctl-1/snapshot-metric-enable.sh",
+      "shell kubernetes/ctl-1/snapshot-metric.service.install.sh",
+      "shell kubernetes/ctl-1/snapshot-metric.sh",
+      "shell kubernetes/ctl-1/snapshot-metric.sh.install.sh",
+      "shell kubernetes/ctl-1/snapshot-metric.timer.install.sh",
+      "systemd kubernetes/ctl-1/snapshot-metric.service",
+      "systemd kubernetes/ctl-1/snapshot-metric.timer",
+    ]);
   });
 
   it("uses the one Provider, explicitly, for every Kubernetes resource and Release", () => {

@@ -30,7 +30,15 @@ import { cephPlanFor } from "../../components/ceph/input";
 import { renderCephConfigure, renderCephReadKeys } from "../../components/ceph/render";
 import { frrInputFor } from "../../components/fabric/input";
 import { k3sInputFor } from "../../components/kubernetes/input";
-import { renderInstall, renderReadyCheck, renderRoll, renderWaitReady } from "../../components/kubernetes/render";
+import {
+  renderInstall,
+  renderReadyCheck,
+  renderRoll,
+  renderSnapshotMetricDelete,
+  renderSnapshotMetricEnable,
+  renderSnapshotMetricScript,
+  renderWaitReady,
+} from "../../components/kubernetes/render";
 import { planFabric } from "../../components/fabric/plan";
 import { renderFabricExporters, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
 import { frontTierInputFor } from "../../components/frontend/input";
@@ -341,6 +349,14 @@ function scriptsOf(estate: Estate): Record<string, string> {
     out[`${n.name}/k3s-roll.sh`] = renderRoll(k3s, n);
     out[`${n.name}/k3s-wait-ready.sh`] = renderWaitReady(n.name);
     out[`${n.name}/k3s-ready-check.sh`] = renderReadyCheck(n.name);
+  }
+  const sshUser = (name: string): string => estate.servers.find((s) => s.name === name)!.ssh.user;
+  for (const n of k3s.servers) {
+    out[`${n.name}/k3s-snapshot-metric.sh`] = renderSnapshotMetricScript();
+    out[`${n.name}/k3s-snapshot-metric-enable.sh`] = renderSnapshotMetricEnable();
+    for (const p of ["script", "service", "timer"] as const)
+      out[`${n.name}/k3s-snapshot-metric.${p}.delete.sh`] =
+        `#!/bin/bash\n${renderSnapshotMetricDelete(sshUser(n.name), p)}\n`;
   }
   // frr.conf is not bash, but it is rendered from the same model: it must render.
   const plan = planFabric(estate);

@@ -2,7 +2,9 @@
  * The K3s renderers as plain functions: every config key exists for its node kind in K3s'
  * own flag list (an invented key is caught), enumerated values are allowed, no secret in
  * the config, scripts pass shellcheck and verify the binary before running it, the roll's
- * batches, the kubeconfig rewrite, and the API stream block passes `nginx -t`.
+ * batches, the kubeconfig rewrite, and the API stream block passes `nginx -t`. The etcd
+ * snapshot metric: its script run for real (no snapshot, newest of several, hostile file
+ * names) against promtool, its units against `systemd-analyze verify`.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -10,9 +12,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { apiStreamInputFor, k3sInputFor } from "../../components/kubernetes/input";
+import { TEXTFILE_DIR, TEXTFILE_METRICS } from "../../components/monitoring/conventions";
 import {
   agentBatches,
   K3S_AGENT_TOKEN_FILE,
+  K3S_SNAPSHOT_DIR,
   K3S_TOKEN_FILE,
   type K3sClusterInput,
   type K3sConfig,
@@ -24,11 +28,19 @@ import {
   renderReadKubeconfig,
   renderReadyCheck,
   renderRoll,
+  renderSnapshotMetricDelete,
+  renderSnapshotMetricEnable,
+  renderSnapshotMetricScript,
+  renderSnapshotMetricService,
+  renderSnapshotMetricTimer,
   rewriteKubeconfig,
+  SNAPSHOT_METRIC,
 } from "../../components/kubernetes/render";
+import { shq } from "../../components/shared/shell";
 import { estateOf } from "../helpers/config";
 import { PROJECT_DIR } from "../helpers/plan";
 import { requireStreamModule, STREAM_MODULE } from "../helpers/nginx-stream";
+import { promtoolCheckMetrics } from "../helpers/exporters";
 import { checkScripts } from "../helpers/shellcheck";
 import { requireTool } from "../helpers/tools";
 
@@ -272,5 +284,162 @@ kind: Config
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the etcd snapshot metric of the K3s servers", () => {
+  const m = TEXTFILE_METRICS.etcdSnapshot;
+
+  it("reads K3s' default snapshot folder, which the rendered config never moves", () => {
+    for (const stack of ["prod", "dev"] as const) {
+      const input = k3sInputFor(estateOf(stack), S3);
+      for (const n of input.servers) {
+        const c = k3sConfig(input, n);
+        assert.equal(c["data-dir"], undefined, n.name);
+        assert.equal(c["etcd-snapshot-dir"], undefined, n.name);
+      }
+    }
+    // K3s' default: <data-dir>/server/db/snapshots with data-dir /var/lib/rancher/k3s.
+    assert.equal(K3S_SNAPSHOT_DIR, "/var/lib/rancher/k3s/server/db/snapshots");
+    assert.ok(renderSnapshotMetricScript().includes(`snapshots=${shq(K3S_SNAPSHOT_DIR)}\n`));
+  });
+
+  it("writes a script, a start step and deletes that pass bash -n and shellcheck", () => {
+    const texts: Record<string, string> = {
+      "snapshot-metric.sh": renderSnapshotMetricScript(),
+      "snapshot-metric-enable.sh": renderSnapshotMetricEnable(),
+    };
+    for (const user of ["root", "estate"])
+      for (const p of ["script", "service", "timer"] as const)
+        texts[`${user}.${p}.delete.sh`] = `#!/bin/bash\nset -euo pipefail\n${renderSnapshotMetricDelete(user, p)}\n`;
+    assert.deepEqual(checkScripts(texts), {});
+    assert.match(
+      renderSnapshotMetricDelete("estate", "timer"),
+      /^sudo -n sh -c '.*systemctl disable --now estate-etcd-snapshot-metric\.timer/,
+    );
+    assert.match(
+      renderSnapshotMetricDelete("root", "service"),
+      /^sh -c 'rm -f \/etc\/systemd\/system\/estate-etcd-snapshot-metric\.service \/var\/lib\/prometheus\/node-exporter\/estate_etcd_snapshot\.prom;/,
+    );
+  });
+
+  it("renders units that systemd-analyze verify accepts (and it catches an unknown key)", () => {
+    requireTool("systemd-analyze", "systemd");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-units-"));
+    try {
+      const script = path.join(dir, "estate-etcd-snapshot-metric");
+      fs.writeFileSync(script, renderSnapshotMetricScript(), { mode: 0o755 });
+      const verify = (service: string, timer: string) => {
+        fs.writeFileSync(path.join(dir, SNAPSHOT_METRIC.serviceUnit), service);
+        fs.writeFileSync(path.join(dir, SNAPSHOT_METRIC.timerUnit), timer);
+        const r = spawnSync(
+          "systemd-analyze",
+          ["verify", path.join(dir, SNAPSHOT_METRIC.serviceUnit), path.join(dir, SNAPSHOT_METRIC.timerUnit)],
+          { encoding: "utf8" },
+        );
+        return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+      };
+      const service = renderSnapshotMetricService();
+      assert.equal(service.split(`ExecStart=${SNAPSHOT_METRIC.script}\n`).length, 2);
+      // The one substitution: ExecStart at the script in the temp folder (verify wants it to exist).
+      console.log(`substitution: ExecStart=${SNAPSHOT_METRIC.script} -> ExecStart=${script}`);
+      const here = service.replace(`ExecStart=${SNAPSHOT_METRIC.script}\n`, `ExecStart=${script}\n`);
+      const good = verify(here, renderSnapshotMetricTimer());
+      assert.deepEqual(good, { status: 0, output: "" });
+      const bad = verify(here.replace("Type=oneshot", "Type=oneshot\nPersistent=true"), renderSnapshotMetricTimer());
+      assert.match(bad.output, /Unknown key 'Persistent' in section \[Service\]/);
+      assert.match(renderSnapshotMetricTimer(), /^OnCalendar=\*:0\/5\nPersistent=true\n/m);
+      assert.match(service, /^Type=oneshot$/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe("the script, run for real", () => {
+    let tmp: string;
+    let snapshots: string;
+    let textfile: string;
+    let script: string;
+    before(() => {
+      requireTool("promtool", "prometheus");
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-snapmetric-"));
+      snapshots = path.join(tmp, "snapshots");
+      textfile = path.join(tmp, "textfile");
+      script = path.join(tmp, "estate-etcd-snapshot-metric");
+      let text = renderSnapshotMetricScript();
+      for (const [from, to] of [
+        [K3S_SNAPSHOT_DIR, snapshots],
+        [TEXTFILE_DIR, textfile],
+      ]) {
+        assert.equal(text.split(shq(from)).length, 2, `${from} appears once in the script`);
+        text = text.replace(shq(from), shq(to));
+        console.log(`substitution: ${from} -> ${to}`);
+      }
+      fs.writeFileSync(script, text, { mode: 0o755 });
+    });
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    const run = () => {
+      const r = spawnSync("bash", [script], { encoding: "utf8", cwd: tmp });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
+    };
+    /** The one sample, after promtool accepted the file, its mode and that nothing else is left. */
+    const value = (): number => {
+      const text = fs.readFileSync(path.join(textfile, m.file), "utf8");
+      const check = promtoolCheckMetrics(text);
+      assert.equal(check.status, 0, `promtool check metrics:\n${check.output}\n${text}`);
+      assert.deepEqual(fs.readdirSync(textfile), [m.file], "the temporary file was renamed");
+      assert.equal(fs.statSync(path.join(textfile, m.file)).mode & 0o777, 0o644);
+      const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+      assert.equal(lines.length, 1, text);
+      const got = new RegExp(`^${m.name} (\\d+)$`).exec(lines[0]);
+      assert.ok(got, text);
+      return Number(got[1]);
+    };
+    const touch = (name: string, epoch: number) => {
+      const f = path.join(snapshots, name);
+      if (!fs.existsSync(f)) fs.writeFileSync(f, "snapshot");
+      const r = spawnSync("touch", ["-d", `@${epoch}`, "--", f], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+    };
+
+    it("writes 0 without a snapshot folder and with an empty one", () => {
+      run();
+      assert.equal(value(), 0);
+      fs.mkdirSync(snapshots);
+      run();
+      assert.equal(value(), 0);
+    });
+
+    it("writes the newest snapshot's time, ignoring hidden, partial files and folders; idempotent", () => {
+      touch("etcd-snapshot-ctl-1-1700000000", 1700000000);
+      touch("etcd-snapshot-ctl-1-1700021600.zip", 1700021600);
+      run();
+      assert.equal(value(), 1700021600);
+      // Newer, but not snapshots: a hidden file, etcd's partial download, a folder.
+      touch(".metadata-like", 1800000000);
+      touch("etcd-snapshot-ctl-1-1800000000.part", 1800000000);
+      fs.mkdirSync(path.join(snapshots, "sub"));
+      spawnSync("touch", ["-d", "@1800000000", path.join(snapshots, "sub")]);
+      const before = fs.readFileSync(path.join(textfile, m.file), "utf8");
+      run();
+      assert.equal(value(), 1700021600);
+      assert.equal(fs.readFileSync(path.join(textfile, m.file), "utf8"), before);
+    });
+
+    it("never runs a file name: hostile names are only counted by their time", () => {
+      // Relative to the script's working folder (a name cannot hold a slash).
+      const hostile = ["$(touch canary)", "`touch canary`", `x\n${m.name} 9\n$(touch canary)`, "-newer x", "*"];
+      hostile.forEach((name, i) => touch(name, 1750000000 + i));
+      run();
+      assert.equal(value(), 1750000000 + hostile.length - 1);
+      const canaries = () => [tmp, snapshots, textfile].filter((d) => fs.existsSync(path.join(d, "canary")));
+      assert.deepEqual(canaries(), [], "a file name ran a command");
+      // The names are live: evaluated, the first one does create the canary.
+      const evaluated = spawnSync("bash", ["-c", `eval "echo ${hostile[0]}"`], { cwd: tmp, encoding: "utf8" });
+      assert.equal(evaluated.status, 0, evaluated.stderr);
+      assert.deepEqual(canaries(), [tmp]);
+    });
   });
 });
