@@ -11,10 +11,9 @@
  */
 import { cephPools } from "../../config/allocate";
 import type { Estate, Server } from "../../config/model";
+import { EXPORTERS } from "../monitoring/conventions";
 import type { CephConfigureInput, CephDeviceClass, CephOsdDisk, CephPool, CephRule } from "./render";
 
-/** The mgr Prometheus module's port (Ceph's default, what cephadm's scrape config expects). */
-export const CEPH_PROMETHEUS_PORT = 9283;
 /** RGW's S3 port on the RGW hosts' loopbacks (Ceph's default beast port). */
 export const CEPH_RGW_PORT = 7480;
 /** pg_num a pool is created with; the autoscaler owns it afterwards. */
@@ -91,7 +90,8 @@ export function cephPlanFor(estate: Pick<Estate, "servers" | "ceph">): CephPlan 
       osdDisks: disks,
       csi: { client: CEPH_CSI_CLIENT, pools: pools.map((p) => p.name) },
       prometheus: {
-        port: CEPH_PROMETHEUS_PORT,
+        // The mgr prometheus module's port: Ceph's default, and what the ScrapeConfigs dial.
+        port: EXPORTERS.ceph.port,
         managers: mgrs.map((s) => ({ host: s.name, address: s.loopback })),
       },
       rgw: cold.enabled
