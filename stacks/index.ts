@@ -42,10 +42,14 @@ export interface EstateOutputs {
 
 /** Nodes created in one phase: enough to keep the engine busy, few enough to bound pending state. */
 const NODE_BATCH = 25;
+/** Hosts whose children a large component creates in one phase (~3 resources each). */
+const HOST_BATCH = 50;
 
 /**
  * In a preview, each component (and each batch of nodes) is registered before the next
- * starts (stacks/phase.ts): a new component ends with `await registered();`.
+ * starts (stacks/phase.ts): a new component ends with `await registered();`. A component
+ * with children per host offers `create(…, registered, HOST_BATCH)`, which registers them
+ * in batches.
  */
 export async function composeEstate(estate: Estate, secrets: EstateSecrets): Promise<EstateOutputs> {
   const registered = phases();
@@ -64,14 +68,18 @@ export async function composeEstate(estate: Estate, secrets: EstateSecrets): Pro
   }
   const nodes = Object.fromEntries(servers.map((n) => [n.server.name, n]));
 
-  const fabric = new SpineLeafFabric("fabric", {
-    switches: estate.switches,
-    servers: estate.servers,
-    pools,
-    fabric: estate.fabric,
-    nodes: { ...nodes, ...Object.fromEntries(switches.map((s) => [s.switch.name, s])) },
-  });
-  await registered();
+  const fabric = await SpineLeafFabric.create(
+    "fabric",
+    {
+      switches: estate.switches,
+      servers: estate.servers,
+      pools,
+      fabric: estate.fabric,
+      nodes: { ...nodes, ...Object.fromEntries(switches.map((s) => [s.switch.name, s])) },
+    },
+    registered,
+    HOST_BATCH,
+  );
   const frontend = new Frontend("frontend", {
     servers: estate.servers,
     pools,

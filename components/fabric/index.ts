@@ -27,11 +27,38 @@ export interface SpineLeafFabricArgs extends FabricPlanInput {
   readonly nodes: Readonly<Record<string, HardwareNode | NetworkSwitch>>;
 }
 
+/** Passed by `create` only: the constructor leaves the per-node children to it. */
+const PACED = Symbol("paced");
+
 export class SpineLeafFabric extends pulumi.ComponentResource {
   /** The stack output `fabric`. */
   public readonly output: pulumi.Output<FabricOutput>;
+  /** Creates the children of one switch or server, in `hosts` order. */
+  private readonly addHost: (h: { name: string; forwarding: boolean; kind: string }) => void;
+  private readonly hosts: readonly { name: string; forwarding: boolean; kind: string }[];
 
-  constructor(name: string, args: SpineLeafFabricArgs, opts?: pulumi.ComponentResourceOptions) {
+  /**
+   * The same fabric as `new SpineLeafFabric`, its per-node children created `batch` nodes
+   * at a time with `await pace()` after each batch (stacks/phase.ts: in a preview, until
+   * they are registered), so the SDK's pending state is held for one batch, not all.
+   */
+  static async create(
+    name: string,
+    args: SpineLeafFabricArgs,
+    pace: () => Promise<void>,
+    batch: number,
+    opts?: pulumi.ComponentResourceOptions,
+  ): Promise<SpineLeafFabric> {
+    const fabric = new SpineLeafFabric(name, args, opts, PACED);
+    for (let i = 0; i < fabric.hosts.length; i += batch) {
+      for (const h of fabric.hosts.slice(i, i + batch)) fabric.addHost(h);
+      await pace();
+    }
+    fabric.registerOutputs({ output: fabric.output });
+    return fabric;
+  }
+
+  constructor(name: string, args: SpineLeafFabricArgs, opts?: pulumi.ComponentResourceOptions, paced?: typeof PACED) {
     super("estate:fabric:SpineLeafFabric", name, {}, opts);
     const plan = planFabric(args);
 
@@ -59,6 +86,11 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         throw new Error(
           `SpineLeafFabric ${name}: no ${isServer ? "HardwareNode" : "NetworkSwitch"} given for ${h.kind} ${h.name}`,
         );
+    }
+    this.hosts = hosts;
+    this.addHost = (h) => {
+      const node = args.nodes[h.name];
+      const isServer = h.kind === "server";
       const { connection } = node;
       const daemons = remoteScript(
         `${name}-${h.name}-frr-daemons`,
@@ -108,9 +140,11 @@ export class SpineLeafFabric extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [conf] },
       );
-    }
+    };
 
     this.output = pulumi.output(fabricOutput(plan));
+    if (paced === PACED) return;
+    for (const h of hosts) this.addHost(h);
     this.registerOutputs({ output: this.output });
   }
 }

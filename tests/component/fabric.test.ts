@@ -168,3 +168,50 @@ describe("SpineLeafFabric (mocks)", () => {
     ]);
   });
 });
+
+describe("SpineLeafFabric.create (per-node children in batches)", () => {
+  /** The fabric's children of dev, as registered by `build`; and what each `pace` saw registered. */
+  async function children(
+    build: (args: ConstructorParameters<typeof SpineLeafFabric>[1], rec: Recorder) => Promise<unknown>,
+  ): Promise<string[]> {
+    clearArtifactTags();
+    const estate = estateOf("dev");
+    const rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
+    const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
+    const nodes = Object.fromEntries([
+      ...estate.servers.map((server) => [
+        server.name,
+        new HardwareNode(server.name, { server, ...estate, privateKey }),
+      ]),
+      ...estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })]),
+    ]);
+    const { switches, servers, pools } = estate;
+    await build({ switches, servers, pools, fabric: estate.fabric, nodes }, rec);
+    await settle();
+    return rec.resources
+      .filter((r) => r.urn.includes("SpineLeafFabric"))
+      .map((r) => JSON.stringify([r.urn, r.parent, r.dependencies, r.rawInputs]))
+      .sort();
+  }
+
+  it("registers exactly what `new` registers, `batch` nodes per `pace`, each batch registered before the next starts", async () => {
+    const whole = await children(async (args) => new SpineLeafFabric("fabric", args));
+    const seen: number[] = [];
+    const paced = await children(async (args, rec) => {
+      const fabricChildren = () => rec.resources.filter((r) => r.parent.endsWith("::fabric")).length;
+      await SpineLeafFabric.create(
+        "fabric",
+        args,
+        async () => {
+          await settle();
+          seen.push(fabricChildren());
+        },
+        2,
+      );
+    });
+    assert.equal(whole.length, 1 + 6 * 3);
+    assert.deepEqual(paced, whole);
+    // 6 nodes (3 switches, 3 servers) in batches of 2: three commands each.
+    assert.deepEqual(seen, [6, 12, 18]);
+  });
+});
