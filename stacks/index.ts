@@ -42,7 +42,7 @@ export interface EstateOutputs {
 
 /** Nodes created in one phase: enough to keep the engine busy, few enough to bound pending state. */
 const NODE_BATCH = 25;
-/** Hosts whose children a large component creates in one phase (~3 resources each). */
+/** Hosts whose children a large component creates in one phase (a few resources each). */
 const HOST_BATCH = 50;
 
 /**
@@ -100,18 +100,22 @@ export async function composeEstate(estate: Estate, secrets: EstateSecrets): Pro
   });
   await registered();
 
-  const kubernetes = new KubernetesCluster("kubernetes", {
-    servers: estate.servers,
-    pools,
-    versions: estate.versions,
-    kubernetes: estate.kubernetes,
-    frontend: frontendOptions,
-    site,
-    nodes,
-    ceph,
-    endpoint: frontend,
-  });
-  await registered();
+  const kubernetes = await KubernetesCluster.create(
+    "kubernetes",
+    {
+      servers: estate.servers,
+      pools,
+      versions: estate.versions,
+      kubernetes: estate.kubernetes,
+      frontend: frontendOptions,
+      site,
+      nodes,
+      ceph,
+      endpoint: frontend,
+    },
+    registered,
+    HOST_BATCH,
+  );
 
   const mesh = new ServiceMesh("mesh", {
     servers: estate.servers,

@@ -85,6 +85,9 @@ export interface KubernetesClusterArgs extends KubernetesModel {
 /** Ceph's monitor port (msgr v1, what the kernel RBD client of ceph-csi dials). */
 const CEPH_MON_PORT = 6789;
 
+/** Passed by `create` only: the constructor leaves the per-node children to it. */
+const PACED = Symbol("paced");
+
 export class KubernetesCluster extends pulumi.ComponentResource {
   /** The admin kubeconfig, server rewritten to the API endpoint (secret). */
   public readonly kubeconfig: pulumi.Output<string>;
@@ -97,7 +100,29 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   /** The stack output `kubernetes`. */
   public readonly output: KubernetesOutput;
 
-  constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+  /** Creates the children of the next node, one node a step, in dependency order. */
+  private readonly perNode: Iterator<void>;
+
+  /**
+   * The same cluster as `new KubernetesCluster`, its per-node children created `batch`
+   * nodes at a time with `await pace()` after each batch (stacks/phase.ts: in a preview,
+   * until they are registered), so the SDK's pending state is held for one batch, not all.
+   */
+  static async create(
+    name: string,
+    args: KubernetesClusterArgs,
+    pace: () => Promise<void>,
+    batch: number,
+    opts?: pulumi.ComponentResourceOptions,
+  ): Promise<KubernetesCluster> {
+    const cluster = new KubernetesCluster(name, args, opts, PACED);
+    for (let n = 1; !cluster.perNode.next().done; n++) if (n % batch === 0) await pace();
+    await pace();
+    cluster.registerOutputs({ kubeconfig: cluster.kubeconfig, ready: cluster.ready, output: cluster.output });
+    return cluster;
+  }
+
+  constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions, paced?: typeof PACED) {
     super("estate:kubernetes:Cluster", name, {}, opts);
     const cephOut = args.ceph.output;
     const cold = cephOut.coldTier;
@@ -176,63 +201,18 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     };
 
     const nodes = [...input.servers, ...input.agents];
-    const prepared = new Map(nodes.map((n) => [n.name, filesOf(n)]));
-    const install = (n: K3sNode, after: pulumi.Resource[]) =>
-      remoteScript(
+    for (const n of nodes) nodeOf(n.name);
+    const prepared = new Map<string, ReturnType<typeof filesOf>>();
+    const install = (n: K3sNode, after: pulumi.Resource[]) => {
+      prepared.set(n.name, filesOf(n));
+      return remoteScript(
         `${name}-${n.name}-install`,
         { ...on(n.name), script: renderInstall(input, n), file: file(`${n.name}/install.sh`) },
         { parent: this, dependsOn: [...prepared.get(n.name)!.files, ...after] },
       );
-    const firstInstall = install(first, []);
-    // Every other server and every agent joins the first, independently of each other.
-    const installOf = new Map([
-      [first.name, firstInstall],
-      ...nodes.filter((n) => n.name !== first.name).map((n) => [n.name, install(n, [firstInstall])] as const),
-    ]);
-    const installs = [...installOf.values()];
-
-    // Monitoring: every server refreshes the etcd snapshot metric from a systemd timer. The
-    // files carry a delete, so they take no triggers (see shared/remote.ts): a changed text
-    // arrives as an update; the step that starts the timer reruns on any of their hashes.
-    const snapshotMetric = {
-      script: renderSnapshotMetricScript(),
-      service: renderSnapshotMetricService(),
-      timer: renderSnapshotMetricTimer(),
     };
-    for (const s of input.servers) {
-      const host = on(s.name);
-      const part = (
-        p: "script" | "service" | "timer",
-        extra: { mode: string; kind: "shell" | "systemd"; check?: string; onChange?: string },
-        after: pulumi.Resource,
-      ) =>
-        remoteFile(
-          `${name}-${s.name}-snapshot-metric-${p}`,
-          {
-            ...host,
-            ...extra,
-            content: snapshotMetric[p],
-            path: SNAPSHOT_METRIC[p],
-            deleteCommand: renderSnapshotMetricDelete(host.user, p),
-            file: file(`${s.name}/snapshot-metric.${p === "script" ? "sh" : p}`),
-          },
-          // script -> service -> timer: a teardown disables the timer before its service goes.
-          { parent: this, dependsOn: [after] },
-        );
-      const script = part("script", { mode: "0755", kind: "shell", check: 'bash -n "$new"' }, installOf.get(s.name)!);
-      const service = part("service", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, script);
-      const timer = part("timer", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, service);
-      remoteScript(
-        `${name}-${s.name}-snapshot-metric`,
-        {
-          ...host,
-          script: renderSnapshotMetricEnable(),
-          triggers: [sha256(snapshotMetric.script), sha256(snapshotMetric.service), sha256(snapshotMetric.timer)],
-          file: file(`${s.name}/snapshot-metric-enable.sh`),
-        },
-        { parent: this, dependsOn: [script, service, timer] },
-      );
-    }
+    const firstInstall = install(first, []);
+    const installOf = new Map([[first.name, firstInstall]]);
 
     const readKubeconfig = remoteScript(
       `${name}-kubeconfig`,
@@ -341,33 +321,97 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       tagObject(sc, t.pool, `storageclass-${t.pool}`);
     }
 
-    // The roll: after the CNI and every first install; servers one at a time, then agents
-    // in batches, each step waiting for its nodes to be Ready. A failed step stops the rest.
-    let previous: pulumi.Resource[] = [calico, ...installs];
-    const roll = (n: K3sNode, after: pulumi.Resource[]) =>
-      remoteScript(
-        `${name}-${n.name}-roll`,
-        {
-          ...on(n.name),
-          script: renderRoll(input, n),
-          triggers: [sha256(prepared.get(n.name)!.configText)],
-          file: file(`${n.name}/roll.sh`),
-        },
-        { parent: this, dependsOn: after },
-      );
-    for (const s of input.servers) previous = [roll(s, previous)];
-    for (const batch of agentBatches(input.agents, args.kubernetes.agentBatchPercent)) {
-      const after = previous;
-      previous = batch.map((a) =>
+    // The per-node children, one node a step: `new` takes every step at once, `create` a
+    // batch of steps per phase. What each step creates, and its dependencies, are the same.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator's children are parented to the cluster
+    const self = this;
+    function* perNode(): Generator<void, void> {
+      // Every other server and every agent joins the first, independently of each other.
+      for (const n of nodes) {
+        if (n.name === first.name) continue;
+        installOf.set(n.name, install(n, [firstInstall]));
+        yield;
+      }
+
+      // Monitoring: every server refreshes the etcd snapshot metric from a systemd timer. The
+      // files carry a delete, so they take no triggers (see shared/remote.ts): a changed text
+      // arrives as an update; the step that starts the timer reruns on any of their hashes.
+      const snapshotMetric = {
+        script: renderSnapshotMetricScript(),
+        service: renderSnapshotMetricService(),
+        timer: renderSnapshotMetricTimer(),
+      };
+      for (const s of input.servers) {
+        const host = on(s.name);
+        const part = (
+          p: "script" | "service" | "timer",
+          extra: { mode: string; kind: "shell" | "systemd"; check?: string; onChange?: string },
+          after: pulumi.Resource,
+        ) =>
+          remoteFile(
+            `${name}-${s.name}-snapshot-metric-${p}`,
+            {
+              ...host,
+              ...extra,
+              content: snapshotMetric[p],
+              path: SNAPSHOT_METRIC[p],
+              deleteCommand: renderSnapshotMetricDelete(host.user, p),
+              file: file(`${s.name}/snapshot-metric.${p === "script" ? "sh" : p}`),
+            },
+            // script -> service -> timer: a teardown disables the timer before its service goes.
+            { parent: self, dependsOn: [after] },
+          );
+        const script = part("script", { mode: "0755", kind: "shell", check: 'bash -n "$new"' }, installOf.get(s.name)!);
+        const service = part("service", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, script);
+        const timer = part("timer", { mode: "0644", kind: "systemd", onChange: "systemctl daemon-reload" }, service);
         remoteScript(
-          `${name}-${a.name}-ready`,
-          { ...on(first.name), script: renderReadyCheck(a.name), file: file(`${a.name}/ready.sh`) },
-          { parent: this, dependsOn: [roll(a, after)] },
-        ),
-      );
+          `${name}-${s.name}-snapshot-metric`,
+          {
+            ...host,
+            script: renderSnapshotMetricEnable(),
+            triggers: [sha256(snapshotMetric.script), sha256(snapshotMetric.service), sha256(snapshotMetric.timer)],
+            file: file(`${s.name}/snapshot-metric-enable.sh`),
+          },
+          { parent: self, dependsOn: [script, service, timer] },
+        );
+        yield;
+      }
+
+      // The roll: after the CNI and every first install; servers one at a time, then agents
+      // in batches, each step waiting for its nodes to be Ready. A failed step stops the rest.
+      let previous: pulumi.Resource[] = [calico, ...installOf.values()];
+      const roll = (n: K3sNode, after: pulumi.Resource[]) =>
+        remoteScript(
+          `${name}-${n.name}-roll`,
+          {
+            ...on(n.name),
+            script: renderRoll(input, n),
+            triggers: [sha256(prepared.get(n.name)!.configText)],
+            file: file(`${n.name}/roll.sh`),
+          },
+          { parent: self, dependsOn: after },
+        );
+      for (const s of input.servers) {
+        previous = [roll(s, previous)];
+        yield;
+      }
+      for (const batch of agentBatches(input.agents, args.kubernetes.agentBatchPercent)) {
+        const after = previous;
+        previous = [];
+        for (const a of batch) {
+          previous.push(
+            remoteScript(
+              `${name}-${a.name}-ready`,
+              { ...on(first.name), script: renderReadyCheck(a.name), file: file(`${a.name}/ready.sh`) },
+              { parent: self, dependsOn: [roll(a, after)] },
+            ),
+          );
+          yield;
+        }
+      }
+      const last = previous as (pulumi.Resource & { stdout: pulumi.Output<string> })[];
+      readyWhen(pulumi.all(last.map((r) => r.stdout)).apply(() => name));
     }
-    const last = previous as (pulumi.Resource & { stdout: pulumi.Output<string> })[];
-    this.ready = pulumi.all(last.map((r) => r.stdout)).apply(() => name);
 
     this.output = {
       apiEndpoint: { ...input.apiEndpoint, port: K3S_API_PORT, url: endpointUrl },
@@ -375,6 +419,11 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       agents: input.agents.map((a) => a.name),
       storageClasses: tiers.map((t) => ({ name: t.pool, pool: t.pool, default: t.default })),
     };
+    let readyWhen!: (ready: pulumi.Output<string>) => void;
+    this.ready = pulumi.output(new Promise<pulumi.Output<string>>((resolve) => (readyWhen = resolve)));
+    this.perNode = perNode();
+    if (paced === PACED) return;
+    while (!this.perNode.next().done);
     this.registerOutputs({ kubeconfig: this.kubeconfig, ready: this.ready, output: this.output });
   }
 }

@@ -347,3 +347,53 @@ describe("KubernetesCluster (mocks)", () => {
     });
   });
 });
+
+describe("KubernetesCluster.create (per-node children in batches)", () => {
+  /** The cluster's resources in prod, built with `make`; `seen`: what each pace found registered. */
+  async function resources(
+    make: (args: ConstructorParameters<typeof KubernetesCluster>[1], rec: Recorder) => Promise<KubernetesCluster>,
+  ): Promise<{ list: string[]; ready: unknown }> {
+    clearArtifactTags();
+    const estate = estateOf("prod");
+    const rec = installMocks(estate.stack, { values: {}, secretKeys: [] }, true);
+    const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
+    const nodes = Object.fromEntries(
+      estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
+    );
+    const ceph = new CephCluster("ceph", { ...estate, nodes });
+    const k8s = await make({ ...estate, nodes, ceph, endpoint: nodes["lb-1"] ?? nodes["srv-1"] }, rec);
+    await settle();
+    const list = rec.resources
+      .filter((r) => r.urn.includes("estate:kubernetes:Cluster"))
+      .map((r) => JSON.stringify([r.urn, r.parent, r.dependencies, r.rawInputs]))
+      .sort();
+    // What `ready` waits for: the resources its value comes from (the last batch of the roll).
+    const from = await (k8s.ready as unknown as { allResources(): Promise<Set<{ __name?: string }>> }).allResources();
+    return { list, ready: [await settled(k8s.ready), [...from].map((r) => r.__name).sort()] };
+  }
+
+  it("registers exactly what `new` registers, `batch` nodes per `pace`, each batch registered before the next starts", async () => {
+    const whole = await resources(async (args) => new KubernetesCluster("kubernetes", args));
+    const seen: number[] = [];
+    const paced = await resources(async (args, rec) => {
+      const children = () => rec.resources.filter((r) => r.parent.endsWith("::kubernetes")).length;
+      return KubernetesCluster.create(
+        "kubernetes",
+        args,
+        async () => {
+          await settle();
+          seen.push(children());
+        },
+        2,
+      );
+    });
+    assert.ok(whole.list.length > 30, `${whole.list.length} resources`);
+    assert.deepEqual(paced.list, whole.list);
+    assert.deepEqual(paced.ready, whole.ready);
+    assert.ok((whole.ready as [unknown, string[]])[1].length > 0, "ready waits for the roll");
+    // Registered in steps: every pace found more than the one before, the last all of them.
+    assert.ok(seen.length > 3, `${seen.length} paces`);
+    for (let i = 1; i < seen.length - 1; i++) assert.ok(seen[i] > seen[i - 1], `pace ${i}: ${seen.join(",")}`);
+    assert.equal(seen.at(-1), whole.list.length - 1);
+  });
+});
