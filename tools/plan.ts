@@ -363,11 +363,24 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
 /** Heap growth allowed past the live set at the last full collection, in percent (V8's default: up to ~300). */
 const HEAP_GROWING_PERCENT = 25;
 
-/** The arguments for `node` that run this plan in a process of its own (tests, benchmark). */
+/**
+ * V8's young generation up to 64 MiB a semi-space (default 16): a registration's objects
+ * live through a few scavenges, and with small semi-spaces each survivor is copied twice
+ * and promoted into the old space, which then needs full collections. At 1,000 servers:
+ * ~40% less CPU for ~+170 MiB peak (README, "The offline plan"). `npm run plan` passes it too.
+ */
+export const PLAN_NODE_FLAGS = ["--max-semi-space-size=64"] as const;
+
+/**
+ * The arguments for `node` that run this plan in a process of its own (tests, benchmark).
+ * `--swc`: ts-node transpiles with @swc/core (no type check, as --transpile-only), ~3 s
+ * less for the whole program than TypeScript's own transpiler; the plan is byte-identical.
+ */
 export function planProcessArgs(stack: string, out: string, stackFile?: string): string[] {
   return [
+    ...PLAN_NODE_FLAGS,
     require.resolve("ts-node/dist/bin.js"),
-    "--transpile-only",
+    "--swc",
     path.join(PROJECT_DIR, "tools", "plan.ts"),
     "--stack",
     stack,
