@@ -364,12 +364,13 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
 const HEAP_GROWING_PERCENT = 25;
 
 /**
- * V8's young generation up to 64 MiB a semi-space (default 16): a registration's objects
+ * V8's young generation up to 32 MiB a semi-space (default 16): a registration's objects
  * live through a few scavenges, and with small semi-spaces each survivor is copied twice
  * and promoted into the old space, which then needs full collections. At 1,000 servers:
- * ~40% less CPU for ~+170 MiB peak (README, "The offline plan"). `npm run plan` passes it too.
+ * ~35% less CPU for ~+50 MiB peak (64 MiB: no faster there, +110 MiB more, and 200
+ * servers past 150 KiB a resource). `npm run plan` passes it too.
  */
-export const PLAN_NODE_FLAGS = ["--max-semi-space-size=64"] as const;
+export const PLAN_NODE_FLAGS = ["--max-semi-space-size=32"] as const;
 
 /**
  * The arguments for `node` that run this plan in a process of its own (tests, benchmark).
