@@ -652,6 +652,57 @@ export const MonitoringOptions = z
       .default({ prometheus: "50Gi", alertmanager: "2Gi", grafana: "10Gi" }),
     /** Receivers and routes; credentials are keys of the secret estate:alertmanagerCredentials. */
     alertmanager: AlertmanagerOptions.default(AlertmanagerOptions.parse({})),
+    /** Thresholds of the estate's alert rules (components/monitoring/rules.ts). */
+    alerts: z
+      .object({
+        /** Busy share of all a host's cores (5 minutes) above which HostHighCpu fires. @default 0.8 */
+        cpuBusyRatio: z.number().min(0.1).max(0.99).default(0.8),
+        /** MemAvailable / MemTotal below which HostMemoryLow fires. @default 0.1 */
+        memoryAvailableRatio: z.number().min(0.01).max(0.5).default(0.1),
+        /** Share of time every task stalls on memory (PSI "full") above which HostMemoryStalled fires. @default 0.1 */
+        memoryStallRatio: z.number().min(0.01).max(1).default(0.1),
+        /** Free share of a filesystem below which HostFilesystemAlmostFull fires. @default 0.1 */
+        filesystemFreeRatio: z.number().min(0.01).max(0.5).default(0.1),
+        /** HostFilesystemFillingUp: the 6-hour trend reaches zero within this many hours. @default 24 */
+        filesystemFillHours: z.number().int().min(1).max(720).default(24),
+        /** |clock offset| in seconds above which HostClockSkew fires. @default 0.05 */
+        clockOffsetSeconds: z.number().min(0.001).max(10).default(0.05),
+        /** A certificate expiring within this many days: warning. @default 21 */
+        certificateWarningDays: z.number().int().min(2).max(365).default(21),
+        /** ...within this many days: critical (below certificateWarningDays). @default 7 */
+        certificateCriticalDays: z.number().int().min(1).max(364).default(7),
+        /** Share of the API server's requests answered 5xx above which KubeApiServerErrors fires. @default 0.05 */
+        apiServerErrorRatio: z.number().min(0.001).max(1).default(0.05),
+        /** Share of a mesh service's requests answered 5xx above which IstioServiceErrors fires. @default 0.05 */
+        istioErrorRatio: z.number().min(0.001).max(1).default(0.05),
+        /** p99 latency of a mesh service in milliseconds above which IstioServiceLatency fires. @default 1000 */
+        istioP99LatencyMs: z.number().int().min(10).max(600000).default(1000),
+        /** Requests per second a mesh service needs before its ratios count (noise guard). @default 0.2 */
+        istioMinRequestRate: z.number().min(0).max(10000).default(0.2),
+        /**
+         * Age of the newest local etcd snapshot above which EtcdSnapshotStale fires.
+         * @default twice the longest gap of kubernetes.etcdSnapshots.schedule, plus one hour
+         */
+        etcdSnapshotMaxAge: matching(
+          /^[1-9]\d{0,4}[mh]$/,
+          "must be a duration in m or h; write it like 13h",
+        ).optional(),
+      })
+      .strict()
+      .default({
+        cpuBusyRatio: 0.8,
+        memoryAvailableRatio: 0.1,
+        memoryStallRatio: 0.1,
+        filesystemFreeRatio: 0.1,
+        filesystemFillHours: 24,
+        clockOffsetSeconds: 0.05,
+        certificateWarningDays: 21,
+        certificateCriticalDays: 7,
+        apiServerErrorRatio: 0.05,
+        istioErrorRatio: 0.05,
+        istioP99LatencyMs: 1000,
+        istioMinRequestRate: 0.2,
+      }),
   })
   .strict();
 
