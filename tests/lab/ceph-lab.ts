@@ -191,6 +191,41 @@ export class CephLab {
     throw new Error(`no clean HEALTH_OK within ${timeoutMs / 1000} s: ${last}`);
   }
 
+  /** The pid of OSD `id` while it runs: its pid file, and its command line names this lab's ceph.conf. */
+  osdPid(id: number): number | undefined {
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(path.join(this.dir, "run", `osd.${id}.pid`), "utf8").trim());
+    } catch {
+      return undefined;
+    }
+    if (!Number.isSafeInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(this.conf) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stops OSD `id` (SIGTERM: it tells the monitor it is going down) and waits until it has exited. */
+  async stopOsd(id: number, timeoutMs = 60000): Promise<void> {
+    const pid = this.osdPid(id);
+    if (pid === undefined) throw new Error(`osd.${id} is not running`);
+    process.kill(pid, "SIGTERM");
+    const t0 = Date.now();
+    while (isAlive(pid)) {
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`osd.${id} (pid ${pid}) still runs ${timeoutMs / 1000} s after SIGTERM`);
+      await sleep(200);
+    }
+  }
+
+  /** Starts OSD `id` again, as `up` did (it daemonizes; output to its log). */
+  startOsd(id: number): void {
+    const log = path.join(this.dir, "log", `osd.${id}.out`);
+    this.exec("bash", ["-c", 'ceph-osd --conf "$1" -i "$2" </dev/null >>"$3" 2>&1', "_", this.conf, String(id), log]);
+  }
+
   /** Stops the daemons, detaches the loop devices, removes namespace and directory. Safe to call twice. */
   teardown(): void {
     spawnSync("bash", [HELPER, "down", this.dir], { stdio: "ignore", timeout: 60000 });

@@ -5,7 +5,9 @@
  * Needs root (network namespace, loop devices); installs Debian's ceph packages when missing.
  * Under CI it fails rather than skips.
  *
- * Prints `figure ceph.<stack>.bootstrap_to_health_ok|first_run|second_run|drift_run <s> s`.
+ * Prints `figure ceph.<stack>.bootstrap_to_health_ok|first_run|second_run|drift_run <s> s`, and
+ * `ceph.<stack>.osd_down.metric` (a stopped OSD's `ceph_osd_up` reads 0 at the manager) and
+ * `ceph.<stack>.osd_up_again.metric` (1 again after its restart).
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -387,21 +389,73 @@ for (const stack of ["dev", "prod"] as const) {
       assert.equal(curl("GET", `${base}/hello.txt`), body);
     });
 
-    it("the manager's Prometheus endpoint answers with ceph_health_status on the planned address", async () => {
+    /** The manager's metrics until `done` holds for them (polled every second); the seconds it took. */
+    async function metricsUntil(
+      done: (text: string) => string | undefined,
+      timeoutMs: number,
+    ): Promise<{ text: string; seconds: number }> {
       const l = lab!;
       const url = `http://${l.mgrAddress}:${plan.configure.prometheus.port}/metrics`;
+      const t0 = Date.now();
       let last = "";
-      for (let i = 0; i < 60; i++) {
+      while (Date.now() - t0 < timeoutMs) {
         try {
           const text = l.exec("curl", ["-fsS", "--max-time", "10", url]);
-          if (/^ceph_health_status \d/m.test(text)) return;
-          last = "no ceph_health_status line";
+          const missing = done(text);
+          if (missing === undefined) return { text, seconds: (Date.now() - t0) / 1000 };
+          last = missing;
         } catch (e) {
           last = (e as Error).message;
         }
         await sleep(1000);
       }
-      assert.fail(`${url}: ${last}`);
+      assert.fail(`${url} within ${timeoutMs / 1000} s: ${last}`);
+    }
+
+    /** `ceph_osd_up` by OSD id (the prometheus module labels each series `ceph_daemon="osd.N"`). */
+    function osdUp(text: string): Map<number, number> {
+      const out = new Map<number, number>();
+      for (const m of text.matchAll(/^ceph_osd_up\{ceph_daemon="osd\.(\d+)"\} (\S+)$/gm))
+        out.set(Number(m[1]), Number(m[2]));
+      return out;
+    }
+
+    /** Why the OSDs are not as `want` says (id -> 0/1; every lab OSD has one series), or undefined. */
+    function osdsAre(want: (id: number) => number): (text: string) => string | undefined {
+      return (text) => {
+        const up = osdUp(text);
+        const ids = lab!.osds.map((_, i) => i);
+        const got = JSON.stringify([...up].sort((a, b) => a[0] - b[0]));
+        const wanted = JSON.stringify(ids.map((i) => [i, want(i)]));
+        return got === wanted ? undefined : `ceph_osd_up ${got}, want ${wanted}`;
+      };
+    }
+
+    it("the manager's Prometheus endpoint answers with ceph_health_status and ceph_osd_up on the planned address", async () => {
+      await metricsUntil((text) => {
+        if (!/^ceph_health_status \d/m.test(text)) return "no ceph_health_status line";
+        return osdsAre(() => 1)(text);
+      }, 60000);
+    });
+
+    it("a stopped OSD shows ceph_osd_up 0, and 1 again once restarted", async () => {
+      const l = lab!;
+      const victim = l.osds.length - 1;
+      await l.stopOsd(victim);
+      try {
+        const down = await metricsUntil(
+          osdsAre((i) => (i === victim ? 0 : 1)),
+          180000,
+        );
+        figure(`ceph.${stack}.osd_down.metric`, down.seconds);
+      } finally {
+        l.startOsd(victim);
+      }
+      const up = await metricsUntil(
+        osdsAre(() => 1),
+        180000,
+      );
+      figure(`ceph.${stack}.osd_up_again.metric`, up.seconds);
     });
   });
 }
