@@ -192,7 +192,7 @@ describe("ops inventory, live: ssh -F into a real sshd with the pinned host key"
     return { status: r.status ?? -1, stderr: r.stderr, ms: Date.now() - t0 };
   };
 
-  it("the written ssh_config logs in with the pinned host key (StrictHostKeyChecking yes)", function () {
+  it("the written ssh_config logs in with the pinned host key (StrictHostKeyChecking yes)", async function () {
     const out = path.join(dir, "inventory");
     const w = opsProcess(
       ["inventory", "--out", out, "--identity-file", path.join(dir, "id_ed25519")],
@@ -203,6 +203,8 @@ describe("ops inventory, live: ssh -F into a real sshd with the pinned host key"
     assert.match(config, /^ {2}StrictHostKeyChecking yes$/m);
     const r = ssh(out, outputs.nodes[0].name);
     assert.equal(r.status, 0, `ssh failed:\n${r.stderr}\nsshd:\n${sshdLog}`);
+    // sshd's log arrives on this process's event loop, after spawnSync returned.
+    for (let i = 0; i < 40 && !/Accepted publickey/.test(sshdLog); i++) await sleep(50);
     assert.match(sshdLog, /Accepted publickey for root from 198\.51\.100\.1 /);
     figure("ops.ssh.login", r.ms, "ms");
   });
@@ -324,7 +326,7 @@ describe("ops fabric, live: the dev fabric's real `show bgp summary json`", func
     const r = check("blackholed");
     assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
     assert.deepEqual(named(r.stdout), want, r.stdout);
-    console.log(r.stdout.replace(/^/gm, "      "));
+    console.log(r.stdout.trimEnd().replace(/^/gm, "      "));
     figure("ops.fabric.blackhole.down", want.length, "sessions");
   });
 });
