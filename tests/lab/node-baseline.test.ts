@@ -145,15 +145,22 @@ describe("node baseline in a sandbox (root)", function () {
     assert.deepEqual(
       r.calls.filter((c) => c.startsWith("systemctl")),
       [
+        // The node exporter's drop-in is new: systemd rereads units before the package installs.
+        "systemctl daemon-reload",
         "systemctl restart chrony",
         "systemctl enable --now chrony",
         "systemctl mask swap.target",
         "systemctl reload ssh",
+        "systemctl enable --quiet prometheus-node-exporter",
+        "systemctl restart prometheus-node-exporter",
       ],
     );
     assert.ok(r.calls.includes("sysctl -q -p /etc/sysctl.d/90-estate.conf"));
     assert.ok(r.calls.includes("swapoff -a"));
-    assert.match(r.stdout, /^baseline ctl-1: done; changed: \/etc\/hostname \/etc\/hosts \/etc\/chrony\/chrony\.conf/m);
+    assert.match(
+      r.stdout,
+      /^baseline ctl-1: done; changed: \/etc\/systemd\/system\/prometheus-node-exporter\.service\.d\/estate\.conf \/etc\/hostname \/etc\/hosts \/etc\/chrony\/chrony\.conf/m,
+    );
   });
 
   it("changes nothing and restarts nothing on the second run", () => {
