@@ -220,7 +220,11 @@ export function installMocks(
  * - a stack trace per internal promise (`Error.stackTraceLimit = 0`: 5x faster, shared notes);
  * - a full, source-mapped call stack per resource (`Resource.callsites`: its source position);
  * - a leak-tracking wrapper per internal promise (`debuggablePromise`: an Error, two
- *   closures, a label that holds the whole input text, an entry in a set; ~12 per property).
+ *   closures, a label that holds the whole input text, an entry in a set; ~12 per property);
+ * - the protobuf form of every request's properties (`Struct.fromJavaScript`: a message
+ *   object, a map and a wrapper per value, only for the mock monitor to convert back with
+ *   `toJavaScript`). Its stand-in is a real, empty `Struct` whose `toJavaScript` returns the
+ *   values as the protobuf round trip does (a copy, keys sorted, the same types refused).
  * What is registered, and in which order, does not change (tests/e2e/plan.test.ts compares).
  */
 export async function runProgram(entry: string): Promise<void> {
@@ -261,11 +265,59 @@ function leanRuntime(): () => void {
   // The same two reactions, so every registration completes in the same order (and
   // resources.json lists them in the same order); without the per-promise state.
   debuggable.debuggablePromise = (p) => p.then(same).catch(rethrow);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object the SDK uses
+  const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as { Struct: StructClass };
+  const fromJavaScript = Struct.fromJavaScript;
+  Struct.fromJavaScript = (obj) => {
+    const plain = structCopy(obj);
+    const struct = new Struct();
+    struct.toJavaScript = () => plain;
+    return struct;
+  };
   return () => {
     Error.stackTraceLimit = limit;
     if (callsites) Object.defineProperty(resource, "callsites", callsites);
     debuggable.debuggablePromise = wrap;
+    Struct.fromJavaScript = fromJavaScript;
   };
+}
+
+interface StructClass {
+  new (): { toJavaScript(): Record<string, unknown> };
+  fromJavaScript(obj: Record<string, unknown>): { toJavaScript(): Record<string, unknown> };
+}
+
+/**
+ * What `Struct.fromJavaScript(obj).toJavaScript()` returns, without the messages between:
+ * a copy with the keys of every object sorted (the protobuf map iterates them sorted),
+ * and the same error for a value protobuf has no kind for.
+ */
+export function structCopy(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of sortedKeys(obj)) out[k] = valueCopy(obj[k]);
+  return out;
+}
+
+/** Every enumerable key, as `Struct.fromJavaScript` takes them (`for...in`), sorted. */
+function sortedKeys(obj: object): string[] {
+  const keys: string[] = [];
+  for (const k in obj) keys.push(k);
+  return keys.sort();
+}
+
+function valueCopy(v: unknown): unknown {
+  switch (typeof v) {
+    case "string":
+    case "number":
+    case "boolean":
+      return v;
+    case "object":
+      if (v === null) return null;
+      if (Array.isArray(v)) return v.map(valueCopy);
+      return structCopy(v as Record<string, unknown>);
+    default:
+      throw new Error(`Unexpected struct type.`);
+  }
 }
 
 /** Waits until every registration made so far has reached the (mock) monitor. */
