@@ -1,6 +1,7 @@
 /**
  * Monitoring: Prometheus' retention fits its volume, the replicated stack has the nodes
- * it needs, and Alertmanager's receivers, routes and credentials refer to each other:
+ * it needs, the certificate alert's critical threshold comes after its warning, and
+ * Alertmanager's receivers, routes and credentials refer to each other:
  * unique receiver names, a default receiver and route receivers that exist, every receiver
  * with at least one integration, matchers whose regular expressions compile, and every
  * credential a receiver names present in the secret estate:alertmanagerCredentials.
@@ -49,6 +50,13 @@ export function monitoringRules({ config, secrets }: RuleInput, problems: Proble
     problems.add(
       "monitoring.retention.size",
       `${show(retention.size)} is more than ${RETENTION_SHARE * 100}% of monitoring.volumes.prometheus (${volumes.prometheus}); Prometheus' WAL and compaction need the rest, lower it or grow the volume`,
+    );
+
+  const { alerts } = monitoring;
+  if (alerts.certificateCriticalDays >= alerts.certificateWarningDays)
+    problems.add(
+      "monitoring.alerts.certificateCriticalDays",
+      `${alerts.certificateCriticalDays} is not below monitoring.alerts.certificateWarningDays (${alerts.certificateWarningDays}); the critical alert must come after the warning, lower it or raise the warning`,
     );
 
   // Unset, it follows the cluster and the nodes (monitoringReplicated); set true, the nodes must be there.

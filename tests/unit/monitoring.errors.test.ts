@@ -69,6 +69,24 @@ describe("monitoring validation: errors", () => {
     ]);
   });
 
+  it("rejects a critical certificate threshold that is not below the warning one, before any rule is rendered", () => {
+    for (const [critical, warning] of [
+      [21, 21],
+      [30, 21],
+    ]) {
+      const raw = edit(prod, "monitoring", (m) => {
+        m.alerts = { ...(m.alerts ?? {}), certificateCriticalDays: critical, certificateWarningDays: warning };
+      });
+      assert.deepEqual(problems(raw), [
+        `estate:monitoring.alerts.certificateCriticalDays: ${critical} is not below monitoring.alerts.certificateWarningDays (${warning}); the critical alert must come after the warning, lower it or raise the warning`,
+      ]);
+    }
+    const ok = edit(prod, "monitoring", (m) => {
+      m.alerts = { ...(m.alerts ?? {}), certificateCriticalDays: 20, certificateWarningDays: 21 };
+    });
+    assert.deepEqual(problems(ok), []);
+  });
+
   it("rejects a replicated stack without three nodes that run workloads; unset, it follows the nodes", () => {
     const fewer = edit(prod, "servers", (s: { name: string; roles: string[] }[]) => {
       for (const x of s.filter((y) => y.name === "wrk-2" || y.name === "wrk-3")) x.roles = ["ceph-rgw"];
