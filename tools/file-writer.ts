@@ -2,18 +2,20 @@
  * Writes files on a thread of its own. The plan creates ~15 files per server; creating a
  * file is kernel time (on this lab's ext4 0.2-0.6 ms each, most of it in inode
  * allocation), which blocked the thread that registers resources. Here the files are
- * handed over in batches and written while registration goes on; `close` waits for the
- * last one and reports the first failure.
+ * handed over in batches and written (and hashed) while registration goes on; `flush`
+ * and `close` wait for the last one and report the first failure.
  */
 import { Worker } from "worker_threads";
 
-/** The writer thread: batches of [path, text, path, text, ...]; one reply per batch. */
+/** The writer thread: batches of [path, text, path, text, ...]; one reply per batch, with each file's SHA-256. */
 const THREAD = `
 const { parentPort } = require("worker_threads");
 const fs = require("fs");
 const path = require("path");
+const { createHash } = require("crypto");
 const dirs = new Set();
 parentPort.on("message", (batch) => {
+  const hashes = [];
   try {
     for (let i = 0; i < batch.length; i += 2) {
       const dir = path.dirname(batch[i]);
@@ -22,8 +24,9 @@ parentPort.on("message", (batch) => {
         dirs.add(dir);
       }
       fs.writeFileSync(batch[i], batch[i + 1]);
+      hashes.push(batch[i], createHash("sha256").update(batch[i + 1]).digest("hex"));
     }
-    parentPort.postMessage({ files: batch.length / 2 });
+    parentPort.postMessage({ hashes });
   } catch (e) {
     parentPort.postMessage({ error: e instanceof Error ? e.message : String(e) });
   }
@@ -37,16 +40,16 @@ export class FileWriter {
   private inFlight = 0;
   private failure: Error | undefined;
   private idle: (() => void)[] = [];
-  /** Files written, as the thread reported them. */
-  written = 0;
+  private readonly hashes = new Map<string, string>();
 
   /** @param batchBytes text handed over at once (fewer messages; more held in memory) */
   constructor(private readonly batchBytes = 256 * 1024) {
     this.thread = new Worker(THREAD, { eval: true });
-    this.thread.on("message", (m: { files?: number; error?: string }) => {
+    this.thread.on("message", (m: { hashes?: string[]; error?: string }) => {
       this.inFlight--;
       if (m.error) this.failure ??= new Error(m.error);
-      else this.written += m.files ?? 0;
+      const h = m.hashes ?? [];
+      for (let i = 0; i < h.length; i += 2) this.hashes.set(h[i], h[i + 1]);
       this.wake();
     });
     this.thread.on("error", (e) => {
@@ -64,12 +67,30 @@ export class FileWriter {
     if (this.bytes >= this.batchBytes) this.send();
   }
 
-  /** Waits until every queued file is written, then stops the thread; throws the first failure. */
-  async close(): Promise<void> {
+  /** Files written so far, as the thread reported them. */
+  get written(): number {
+    return this.hashes.size;
+  }
+
+  /** The SHA-256 (hex) of what was written to `file`, once `flush` or `close` has returned. */
+  sha256(file: string): string | undefined {
+    return this.hashes.get(file);
+  }
+
+  /** Waits until every queued file is written; throws the first failure. */
+  async flush(): Promise<void> {
     this.send();
     if (this.inFlight > 0 && !this.failure) await new Promise<void>((resolve) => this.idle.push(resolve));
-    await this.thread.terminate();
     if (this.failure) throw this.failure;
+  }
+
+  /** Waits until every queued file is written, then stops the thread; throws the first failure. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.thread.terminate();
+    }
   }
 
   /** Stops the thread; what it had not written yet is dropped. */

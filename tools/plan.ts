@@ -20,7 +20,6 @@ import {
   taggedArtifacts,
   toYaml,
 } from "../components/shared/artifacts";
-import { sha256 } from "../components/shared/remote";
 import { FileWriter } from "./file-writer";
 import { inputAt, installMocks, type RecordedResource, runProgram, sanitize, sanitized } from "./harness";
 import { readStackConfig, StackFileError } from "./stackconfig";
@@ -169,7 +168,8 @@ function resourceJson(rec: RecordedResource): string {
     dependencies: rec.dependencies,
     inputs: sanitize(rec.rawInputs),
   };
-  return `  ${JSON.stringify(entry, null, 2).replace(/\n/g, "\n  ")}`;
+  // As an element of an indented array: the same text as indenting each line, without a pass over it.
+  return JSON.stringify([entry], null, 2).slice(2, -2);
 }
 
 /**
@@ -206,9 +206,19 @@ class Staging {
     }
   }
 
-  /** Queues a file (on the writer thread); `commit` waits for it. */
+  /** Queues a file (on the writer thread); `flush` and `commit` wait for it. */
   file(rel: string, text: string): void {
     this.writer.write(path.join(this.dir, rel), text);
+  }
+
+  /** Waits until every queued file is written. */
+  async flush(): Promise<void> {
+    await this.writer.flush();
+  }
+
+  /** The SHA-256 of a file as written (after `flush`). */
+  sha256(rel: string): string | undefined {
+    return this.writer.sha256(path.join(this.dir, rel));
   }
 
   async commit(): Promise<void> {
@@ -228,7 +238,8 @@ class Staging {
 interface CapturedMeta {
   readonly secret: boolean;
   readonly unknown: boolean;
-  readonly sha256?: string;
+  /** Neither secret nor unknown: INDEX.json gives the file's SHA-256 (the writer thread computes it). */
+  readonly clean: boolean;
   readonly error?: string;
   /** Kept when two resources share a type and name, until the tag's URN says which is which. */
   readonly text?: string;
@@ -280,7 +291,7 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
         const meta: CapturedMeta = {
           secret: got.secret,
           unknown: got.unknown,
-          ...(clean ? { sha256: sha256(got.text) } : {}),
+          clean,
           ...(got.error ? { error: got.error } : {}),
           ...(shared ? { text: got.text } : {}),
         };
@@ -309,7 +320,7 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
     staging.closeResources();
     writeJson(path.join(staging.dir, "outputs.json"), sanitize(recorder.stackOutputs ?? {}));
 
-    const index: ArtifactEntry[] = [];
+    const rows: { tag: ArtifactTag; urn: string; got: CapturedMeta }[] = [];
     for (const { resource, tag } of taggedArtifacts()) {
       const urn = await new Promise<string>((resolve) => resource.urn.apply(resolve));
       if (!recorder.byUrn(urn)) throw new Error(`artifact ${tag.file}: resource ${urn} was never registered`);
@@ -324,18 +335,24 @@ export async function plan(opts: PlanOptions): Promise<PlanSummary> {
         throw new Error(
           `artifact ${tag.file}: ${urn} and ${writtenBy.get(tag.file)} both wrote it; give each its own file`,
         );
-      index.push({
+      rows.push({ tag, urn, got });
+    }
+    await staging.flush();
+    const index: ArtifactEntry[] = rows.map(({ tag, urn, got }) => {
+      const sha256 = got.clean ? staging.sha256(path.join("artifacts", tag.file)) : undefined;
+      if (got.clean && !sha256) throw new Error(`artifact ${tag.file}: ${urn} was not written`);
+      return {
         path: tag.file,
         kind: tag.kind,
         format: tag.format ?? "text",
         target: tag.target,
         urn,
         property: tag.property,
-        ...(got.sha256 ? { sha256: got.sha256 } : {}),
+        ...(sha256 ? { sha256 } : {}),
         ...(got.secret ? { secret: true } : {}),
         ...(got.unknown ? { unknown: true } : {}),
-      });
-    }
+      };
+    });
     trace("artifacts", started);
     index.sort((a, b) => a.path.localeCompare(b.path));
     writeJson(path.join(staging.dir, "artifacts", "INDEX.json"), index);

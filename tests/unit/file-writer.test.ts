@@ -3,6 +3,7 @@
  * returns only when every one is on disk, and a failure is not lost.
  */
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,7 +14,7 @@ describe("FileWriter (tools/file-writer.ts)", () => {
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "estate-writer-"))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("has written every file, folders included, when close returns", async () => {
+  it("has written every file, folders included, and knows its SHA-256 when close returns", async () => {
     const w = new FileWriter(1024); // small batches: many messages
     const want = new Map<string, string>();
     for (let i = 0; i < 300; i++) {
@@ -24,6 +25,8 @@ describe("FileWriter (tools/file-writer.ts)", () => {
     }
     await w.close();
     assert.equal(w.written, 300);
+    for (const [file, text] of want)
+      assert.equal(w.sha256(file), createHash("sha256").update(text).digest("hex"), file);
     for (const [file, text] of want) assert.equal(fs.readFileSync(file, "utf8"), text, file);
   });
 
