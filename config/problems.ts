@@ -96,9 +96,11 @@ function typeName(expected: string): string {
   }
 }
 
-function unwrap(s: z.ZodType): z.ZodType {
+/** The schema inside any defaults, prefaults and optionals. */
+export function unwrap(s: z.ZodType): z.ZodType {
   let cur: z.ZodType = s;
-  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
+  while (cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodOptional)
+    cur = cur.unwrap() as z.ZodType;
   return cur;
 }
 

@@ -348,7 +348,7 @@ export const FabricOptions = z
         serverBase: Asn.default(4200000000),
       })
       .strict()
-      .default({ spine: 65000, leafBase: 65100, serverBase: 4200000000 }),
+      .prefault({}),
     /** Numbered /31 fabric links from `pools.fabricLinks` instead of unnumbered (RFC 5549). @default false */
     numbered: z.boolean().default(false),
     bfd: z
@@ -359,7 +359,7 @@ export const FabricOptions = z
         multiplier: z.number().int().min(2).max(255).default(3),
       })
       .strict()
-      .default({ intervalMs: 100, multiplier: 3 }),
+      .prefault({}),
     /** ECMP paths per prefix. @default 64 */
     maximumPaths: z.number().int().min(2).max(256).default(64),
     /** Warn above this server-facing : spine-facing capacity ratio on a leaf. @default 3 */
@@ -386,7 +386,7 @@ export const FrontendOptions = z
         http: Port.default(80),
       })
       .strict()
-      .default({ https: 443, http: 80 }),
+      .prefault({}),
   })
   .strict();
 
@@ -413,7 +413,7 @@ export const KubernetesOptions = z
         http: z.number().int().min(30000).max(32767).default(30080),
       })
       .strict()
-      .default({ https: 30443, http: 30080 }),
+      .prefault({}),
     /**
      * Where the K3s binary comes from: `<url>/<version>/k3s` (the GitHub release layout,
      * `+` escaped), verified against `sha256` before it ever runs. The hosts are amd64
@@ -430,7 +430,7 @@ export const KubernetesOptions = z
         sha256: Sha256Hex.optional(),
       })
       .strict()
-      .default({ url: "https://github.com/k3s-io/k3s/releases/download" }),
+      .prefault({}),
     /**
      * The API endpoint ops scripts and the Provider use (TCP 6443), on the tier that
      * survives any one server: the front tier's VIP forwards it to every K3s server.
@@ -448,7 +448,7 @@ export const KubernetesOptions = z
         address: Ipv4.optional(),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     /** etcd snapshots of the control plane, kept on the servers and in the cold tier's bucket. */
     etcdSnapshots: z
       .object({
@@ -458,7 +458,7 @@ export const KubernetesOptions = z
         retention: z.number().int().min(1).max(1000).default(28),
       })
       .strict()
-      .default({ schedule: "0 */6 * * *", retention: 28 }),
+      .prefault({}),
     /**
      * Upgrades roll: servers one at a time, then agents in batches of at most this share
      * of the agents (at least one node), each batch after the previous is Ready. @default 25
@@ -507,7 +507,7 @@ export const CephOptions = z
         ).default("estate-backup"),
       })
       .strict()
-      .default({ enabled: true, bucket: "estate-backups", user: "estate-backup" }),
+      .prefault({}),
   })
   .strict();
 
@@ -631,7 +631,7 @@ export const MonitoringOptions = z
         ),
       })
       .strict()
-      .default({ time: "15d", size: "40GiB" }),
+      .prefault({}),
     /** Persistent volumes on the default (Ceph RBD) StorageClass, per replica. */
     volumes: z
       .object({
@@ -649,9 +649,9 @@ export const MonitoringOptions = z
         ),
       })
       .strict()
-      .default({ prometheus: "50Gi", alertmanager: "2Gi", grafana: "10Gi" }),
+      .prefault({}),
     /** Receivers and routes; credentials are keys of the secret estate:alertmanagerCredentials. */
-    alertmanager: AlertmanagerOptions.default(AlertmanagerOptions.parse({})),
+    alertmanager: AlertmanagerOptions.prefault({}),
     /** Thresholds of the estate's alert rules (components/monitoring/rules.ts). */
     alerts: z
       .object({
@@ -689,20 +689,7 @@ export const MonitoringOptions = z
         ).optional(),
       })
       .strict()
-      .default({
-        cpuBusyRatio: 0.8,
-        memoryAvailableRatio: 0.1,
-        memoryStallRatio: 0.1,
-        filesystemFreeRatio: 0.1,
-        filesystemFillHours: 24,
-        clockOffsetSeconds: 0.05,
-        certificateWarningDays: 21,
-        certificateCriticalDays: 7,
-        apiServerErrorRatio: 0.05,
-        istioErrorRatio: 0.05,
-        istioP99LatencyMs: 1000,
-        istioMinRequestRate: 0.2,
-      }),
+      .prefault({}),
   })
   .strict();
 
@@ -739,7 +726,7 @@ export const MeshOptions = z
         maxReplicas: z.number().int().min(1).max(20).default(5),
       })
       .strict()
-      .default({ replicas: 2, maxReplicas: 5 }),
+      .prefault({}),
     /** Services whose traffic is mirrored. @default [] */
     mirrors: z.array(MeshMirror).max(64).default([]),
   })
@@ -751,24 +738,18 @@ export const MeshOptions = z
  */
 export const ConfigKeys = {
   site: Site,
-  ssh: SshDefaults.default({ user: "estate", port: 22 }),
-  node: NodeOptions.default({
-    requireSecureBoot: true,
-    requireTpm: true,
-    rpFilter: "loose",
-    memoryTolerancePercent: 6,
-    extraPackages: [],
-  }),
+  ssh: SshDefaults.prefault({}),
+  node: NodeOptions.prefault({}),
   pools: Pools,
   versions: Versions,
   switches: z.array(Switch).min(1),
   servers: z.array(Server).min(1),
-  fabric: FabricOptions.default(FabricOptions.parse({})),
+  fabric: FabricOptions.prefault({}),
   frontend: FrontendOptions,
-  kubernetes: KubernetesOptions.default(KubernetesOptions.parse({})),
-  ceph: CephOptions.default(CephOptions.parse({})),
-  monitoring: MonitoringOptions.default(MonitoringOptions.parse({})),
-  mesh: MeshOptions.default(MeshOptions.parse({})),
+  kubernetes: KubernetesOptions.prefault({}),
+  ceph: CephOptions.prefault({}),
+  monitoring: MonitoringOptions.prefault({}),
+  mesh: MeshOptions.prefault({}),
 } as const;
 
 export type ConfigKey = keyof typeof ConfigKeys;

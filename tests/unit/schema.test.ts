@@ -9,6 +9,7 @@ import { strict as assert } from "assert";
 import { z } from "zod";
 import { ConfigKeys, ETHERNET_GBPS, isTimeServer } from "../../config/schema";
 import { hostKeyProblem } from "../../config/hostkey";
+import { unwrap } from "../../config/problems";
 import { edit, problems, rawConfig } from "../helpers/config";
 
 const dev = rawConfig("dev");
@@ -24,8 +25,7 @@ function onlyProblem(raw: ReturnType<typeof rawConfig>, key: string): string {
 
 /** Every string schema inside `schema`, with its key path. */
 function stringFields(schema: z.ZodType, at: string): [string, z.ZodType][] {
-  let s: z.ZodType = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  const s = unwrap(schema);
   if (s instanceof z.ZodString) return [[at, schema]];
   if (s instanceof z.ZodArray) return stringFields(s.element as z.ZodType, `${at}[]`);
   if (s instanceof z.ZodObject)
@@ -36,6 +36,7 @@ function stringFields(schema: z.ZodType, at: string): [string, z.ZodType][] {
 describe("schema: field alphabets, lengths and numbers", () => {
   it("every string field of every key has an alphabet and a length limit", () => {
     const fields = Object.entries(ConfigKeys).flatMap(([k, v]) => stringFields(v as z.ZodType, k));
+    console.log(`      figure schema.string_fields ${fields.length} fields`);
     assert.ok(fields.length > 30, `${fields.length} string fields`);
     const open = fields
       .filter(
