@@ -1,15 +1,34 @@
 /**
- * What the monitoring rule and dashboard tests share: the metric names each planned
- * exporter exposes (the node exporter from a real run with its planned collectors, the
- * others as measured), and the allow-list of names no estate exporter exposes.
+ * What the monitoring rule and dashboard tests share: the alert thresholds they render
+ * with, the metric names each planned exporter exposes (the node exporter from a real run
+ * with its planned collectors, the others as measured), and the allow-list of names no
+ * estate exporter exposes.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TEXTFILE_METRICS } from "../../components/monitoring/conventions";
+import type { AlertThresholds } from "../../components/monitoring/rules";
 import { nodeExporterService } from "../../components/node/render";
 import * as exporters from "./exporters";
 import { requireTool } from "./tools";
+
+/** The thresholds the rule and dashboard tests render with (the expected texts quote them). */
+export const THRESHOLDS: AlertThresholds = {
+  cpuBusyRatio: 0.8,
+  memoryAvailableRatio: 0.1,
+  memoryStallRatio: 0.1,
+  filesystemFreeRatio: 0.1,
+  filesystemFillHours: 24,
+  clockOffsetSeconds: 0.05,
+  certificateWarningDays: 21,
+  certificateCriticalDays: 7,
+  apiServerErrorRatio: 0.05,
+  istioErrorRatio: 0.05,
+  istioP99LatencyMs: 1000,
+  istioMinRequestRate: 0.2,
+  etcdSnapshotMaxAgeSeconds: 13 * 3600,
+};
 
 /** Metric names the FRR exporter 1.1.4 exposes (measured: shared/notes/monitoring-lab.md). */
 export const FRR_METRICS = [

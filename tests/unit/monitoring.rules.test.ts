@@ -31,7 +31,7 @@ import {
 } from "../../components/monitoring/rules";
 import { cronMaxGapSeconds, rulesInputFor } from "../../components/monitoring/rules-input";
 import { estateOf } from "../helpers/config";
-import { ALLOWED_METRICS, nodeExporterMetrics, unexplained } from "../helpers/monitoring-metrics";
+import { ALLOWED_METRICS, nodeExporterMetrics, THRESHOLDS, unexplained } from "../helpers/monitoring-metrics";
 import { crdValidator, loadAllRef } from "../helpers/reference";
 import { requireTool } from "../helpers/tools";
 
@@ -48,21 +48,7 @@ const HOSTS: Record<string, { address: string; rack: string }> = {
 const VRRP = "frontend_51";
 
 export const FIXTURE: RulesInput = {
-  thresholds: {
-    cpuBusyRatio: 0.8,
-    memoryAvailableRatio: 0.1,
-    memoryStallRatio: 0.1,
-    filesystemFreeRatio: 0.1,
-    filesystemFillHours: 24,
-    clockOffsetSeconds: 0.05,
-    certificateWarningDays: 21,
-    certificateCriticalDays: 7,
-    apiServerErrorRatio: 0.05,
-    istioErrorRatio: 0.05,
-    istioP99LatencyMs: 1000,
-    istioMinRequestRate: 0.2,
-    etcdSnapshotMaxAgeSeconds: 13 * 3600,
-  },
+  thresholds: THRESHOLDS,
   targets: [
     ...Object.keys(HOSTS).flatMap((host) => [
       { job: EXPORTERS.node.job, host },
