@@ -5,13 +5,11 @@
  * secret outputs.
  */
 import { strict as assert } from "assert";
-import * as pulumi from "@pulumi/pulumi";
 import { CephCluster } from "../../components/ceph";
 import { cephadmSpecs, renderSpecs } from "../../components/ceph/cephadm";
 import { cephadmInputFor } from "../../components/ceph/cephadm-input";
 import { cephPlanFor } from "../../components/ceph/input";
 import { renderCephConfigure } from "../../components/ceph/render";
-import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import type { Estate } from "../../config/model";
 import {
@@ -23,16 +21,14 @@ import {
   settle,
 } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { hardwareNodes } from "../helpers/nodes";
 import { longestCommandChain } from "../helpers/graph";
 import { settled } from "../helpers/output";
 
 async function build(estate: Estate): Promise<{ rec: Recorder; ceph: CephCluster }> {
   clearArtifactTags();
   const rec = installMocks(estate.stack, { values: {}, secretKeys: [] }, true);
-  const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-  const nodes = Object.fromEntries(
-    estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
-  );
+  const nodes = hardwareNodes(estate);
   const ceph = new CephCluster("ceph", { ...estate, nodes });
   await settle();
   return { rec, ceph };

@@ -8,7 +8,7 @@ import { SpineLeafFabric } from "../../components/fabric";
 import { planFabric } from "../../components/fabric/plan";
 import { frrInputFor } from "../../components/fabric/input";
 import { FRR_CHECK, FRR_RELOAD, renderFrrConf, renderFrrDaemons } from "../../components/fabric/render";
-import { HardwareNode, NetworkSwitch } from "../../components/node";
+import { NetworkSwitch } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { asRoot, renderInstallFile, sha256 } from "../../components/shared/remote";
 import { shq } from "../../components/shared/shell";
@@ -22,6 +22,7 @@ import {
   settle,
 } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { hardwareNodes } from "../helpers/nodes";
 import { valueOf } from "../helpers/output";
 
 describe("SpineLeafFabric (mocks)", () => {
@@ -40,13 +41,10 @@ describe("SpineLeafFabric (mocks)", () => {
     estate = estateOf("dev");
     rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-    const nodes = Object.fromEntries([
-      ...estate.servers.map((server) => [
-        server.name,
-        new HardwareNode(server.name, { server, ...estate, privateKey }),
-      ]),
-      ...estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })]),
-    ]);
+    const nodes = {
+      ...hardwareNodes(estate, estate.servers, privateKey),
+      ...Object.fromEntries(estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })])),
+    };
     const { switches, servers, pools } = estate;
     fabric = new SpineLeafFabric("fabric", { switches, servers, pools, fabric: estate.fabric, nodes });
     await settle();
@@ -178,13 +176,10 @@ describe("SpineLeafFabric.create (per-node children in batches)", () => {
     const estate = estateOf("dev");
     const rec = installMocks("dev", { values: {}, secretKeys: [] }, true);
     const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-    const nodes = Object.fromEntries([
-      ...estate.servers.map((server) => [
-        server.name,
-        new HardwareNode(server.name, { server, ...estate, privateKey }),
-      ]),
-      ...estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })]),
-    ]);
+    const nodes = {
+      ...hardwareNodes(estate, estate.servers, privateKey),
+      ...Object.fromEntries(estate.switches.map((s) => [s.name, new NetworkSwitch(s.name, { switch: s, privateKey })])),
+    };
     const { switches, servers, pools } = estate;
     await build({ switches, servers, pools, fabric: estate.fabric, nodes }, rec);
     await settle();

@@ -17,12 +17,12 @@ import {
   renderSetup,
   renderVrrpFilter,
 } from "../../components/frontend/render";
-import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import { sha256 } from "../../components/shared/remote";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, isSecretValue, type Recorder, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { hardwareNodes } from "../helpers/nodes";
 import { valueOf } from "../helpers/output";
 
 const CERT = "CERT-FOR-TEST";
@@ -63,12 +63,7 @@ describe("Frontend (mocks)", () => {
       return register(req, cb);
     };
     const balancers = estate.servers.filter((s) => s.roles.includes("lb"));
-    const nodes = Object.fromEntries(
-      balancers.map((server) => [
-        server.name,
-        new HardwareNode(server.name, { server, ...estate, privateKey: pulumi.secret(SSH) }),
-      ]),
-    );
+    const nodes = hardwareNodes(estate, balancers, pulumi.secret(SSH));
     tier = new Frontend("frontend", {
       ...estate,
       tlsCertificate: pulumi.secret(CERT),

@@ -10,11 +10,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { CephCluster } from "../../components/ceph";
 import { KubernetesCluster } from "../../components/kubernetes";
 import { KubernetesOutput } from "../../components/kubernetes/output";
-import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, type RecordedResource, type Recorder, sanitize, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { hardwareNodes } from "../helpers/nodes";
 import { longestCommandChain } from "../helpers/graph";
 import { settled } from "../helpers/output";
 
@@ -66,10 +66,7 @@ async function build(estate: Estate, withValues = false): Promise<{ rec: Recorde
       return r;
     };
   }
-  const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-  const nodes = Object.fromEntries(
-    estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
-  );
+  const nodes = hardwareNodes(estate);
   const ceph = new CephCluster("ceph", { ...estate, nodes });
   // The endpoint's stand-in: a balancer node (the stack passes the front tier).
   const endpoint = nodes["lb-1"] ?? nodes["srv-1"];
@@ -356,10 +353,7 @@ describe("KubernetesCluster.create (per-node children in batches)", () => {
     clearArtifactTags();
     const estate = estateOf("prod");
     const rec = installMocks(estate.stack, { values: {}, secretKeys: [] }, true);
-    const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-    const nodes = Object.fromEntries(
-      estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
-    );
+    const nodes = hardwareNodes(estate);
     const ceph = new CephCluster("ceph", { ...estate, nodes });
     const k8s = await make({ ...estate, nodes, ceph, endpoint: nodes["lb-1"] ?? nodes["srv-1"] }, rec);
     await settle();

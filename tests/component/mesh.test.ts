@@ -11,11 +11,11 @@ import { CephCluster } from "../../components/ceph";
 import { KubernetesCluster } from "../../components/kubernetes";
 import { ServiceMesh } from "../../components/mesh";
 import { MeshOutput } from "../../components/mesh/output";
-import { HardwareNode } from "../../components/node";
 import { clearArtifactTags, taggedArtifacts } from "../../components/shared/artifacts";
 import type { Estate } from "../../config/model";
 import { inputAt, installMocks, type RecordedResource, type Recorder, sanitize, settle } from "../../tools/harness";
 import { estateOf } from "../helpers/config";
+import { hardwareNodes } from "../helpers/nodes";
 
 const CERT = "CERTMARK-----";
 const KEY = "KEYMARK-----";
@@ -23,10 +23,7 @@ const KEY = "KEYMARK-----";
 async function build(estate: Estate): Promise<{ rec: Recorder; mesh: ServiceMesh }> {
   clearArtifactTags();
   const rec = installMocks(estate.stack, { values: {}, secretKeys: [] }, true);
-  const privateKey = pulumi.secret("PRIVATE-KEY-FOR-TEST");
-  const nodes = Object.fromEntries(
-    estate.servers.map((server) => [server.name, new HardwareNode(server.name, { server, ...estate, privateKey })]),
-  );
+  const nodes = hardwareNodes(estate);
   const ceph = new CephCluster("ceph", { ...estate, nodes });
   const cluster = new KubernetesCluster("kubernetes", { ...estate, nodes, ceph });
   const mesh = new ServiceMesh("mesh", {
