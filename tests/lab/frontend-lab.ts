@@ -26,6 +26,7 @@ import * as path from "path";
 import { FRONTEND_PATHS, VRRP_FILTER_TABLE } from "../../components/frontend/render";
 import type { PlanResult } from "../helpers/plan";
 import { PROJECT_DIR } from "../helpers/plan";
+import { selfSignedCertificate } from "./certs";
 import { cleanupStale as cleanupStaleNamespaces, isAlive, killNamespace, run, sleep, sleepSync } from "./netns";
 
 export { run, sleep };
@@ -286,28 +287,7 @@ http {
    * CA bundle that trusts both it and the fixture, for clients during the roll.
    */
   newCertificate(): { cert: string; key: string; bundle: string } {
-    const cert = path.join(this.dir, "rotated.crt");
-    const key = path.join(this.dir, "rotated.key");
-    run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${TLS_NAME}`,
-      "-addext",
-      `subjectAltName=DNS:${TLS_NAME}`,
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ]);
-    run("chmod", ["0644", key]);
+    const { cert, key } = selfSignedCertificate(this.dir, "rotated", TLS_NAME);
     const bundle = path.join(this.dir, "bundle.crt");
     fs.writeFileSync(bundle, fs.readFileSync(CERT, "utf8") + fs.readFileSync(cert, "utf8"));
     return { cert, key, bundle };

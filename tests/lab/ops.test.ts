@@ -30,6 +30,7 @@ import { planStack, PROJECT_DIR } from "../helpers/plan";
 import { requireTool } from "../helpers/tools";
 import { cleanupStale as cleanupStaleFabric, FabricLab, type FabricTopology } from "./fabric-lab";
 import { cleanupStale as cleanupStaleFrontend, FrontendLab, TLS_NAME } from "./frontend-lab";
+import { selfSignedCertificate } from "./certs";
 import { cleanupStale, killNamespace, run, sleep } from "./netns";
 
 /** This suite's own namespaces: `<BASE><pid>-<name>` (the labs it uses name theirs). */
@@ -395,28 +396,7 @@ ${servers}
 
     // The API servers behind the planned stream proxy: TLS for the endpoint's name, 401 to anonymous.
     const api = outputs.kubernetes.apiEndpoint;
-    const crt = path.join(dir, "api.crt");
-    const key = path.join(dir, "api.key");
-    run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${api.name}`,
-      "-addext",
-      `subjectAltName=DNS:${api.name}`,
-      "-keyout",
-      key,
-      "-out",
-      crt,
-    ]);
-    fs.chmodSync(key, 0o644);
+    const { cert: crt, key } = selfSignedCertificate(dir, "api", api.name);
     // --ca: the plan-only fixture the VIP serves, and the stand-in API's certificate.
     bundle = path.join(dir, "ca.pem");
     fs.writeFileSync(bundle, fs.readFileSync(FIXTURE_CERT, "utf8") + fs.readFileSync(crt, "utf8"));
