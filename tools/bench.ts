@@ -96,11 +96,12 @@ function main(): void {
     console.log(`figure bench.${r.name}.load ${r.load.toFixed(2)} loadavg_1m`);
   }
   const prod = runs.find((r) => r.name === "prod");
-  for (const r of runs.filter((x) => x.name.startsWith("bench-") && prod)) {
-    // Past what a small plan needs (the runtime, the modules): the bytes each further resource costs.
-    const marginal = ((r.peakMiB - prod!.peakMiB) * 1024) / (r.resources - prod!.resources);
-    console.log(`figure bench.${r.name}.marginal_per_resource ${marginal.toFixed(0)} KiB`);
-  }
+  // Past what a small plan needs (the runtime, the modules): the bytes each further resource costs.
+  if (prod)
+    for (const r of runs.filter((x) => x.name.startsWith("bench-"))) {
+      const marginal = ((r.peakMiB - prod.peakMiB) * 1024) / (r.resources - prod.resources);
+      console.log(`figure bench.${r.name}.marginal_per_resource ${marginal.toFixed(0)} KiB`);
+    }
   const small = runs.find((r) => r.name === "bench-100");
   const large = runs.find((r) => r.name === "bench-1000");
   if (small && large) {
